@@ -1,0 +1,560 @@
+//! Arrow record batches to serialized `persist.Query` messages, written straight to the wire
+//! format: no per-row structs, no per-value allocation.
+
+use arrow_array::{Array, RecordBatch};
+
+use super::column::{Bound, Leaf, Num};
+use super::error::EncodeError;
+use super::wire::{begin, end, put_bytes, put_varint};
+use crate::datatype::{Element, WireField};
+use crate::plan::Plan;
+
+/// Field tags (field number << 3 | wire type 2).
+mod tag {
+    pub const QUERY_ENTITY_LABEL: u8 = 0x0a;
+    pub const QUERY_KEYS_SCHEMA: u8 = 0x12;
+    pub const QUERY_FG_SCHEMA: u8 = 0x1a;
+    pub const QUERY_DATA: u8 = 0x22;
+    pub const FG_LABEL: u8 = 0x0a;
+    pub const FG_FEATURE_LABELS: u8 = 0x12;
+    pub const DATA_KEY_VALUES: u8 = 0x0a;
+    pub const DATA_FEATURE_VALUES: u8 = 0x12;
+    pub const FEATURE_VALUES_VALUES: u8 = 0x0a;
+    pub const VALUES_VECTOR: u8 = 0x4a;
+    pub const VECTOR_VALUES: u8 = 0x0a;
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderOptions {
+    /// Rows per message (the original's `intra_batch_size`).
+    pub batch_size: usize,
+    /// Send values outside their declared type as the original does, instead of failing.
+    pub allow_out_of_range: bool,
+    /// Close a message early rather than let it grow past this many bytes.
+    pub max_message_bytes: Option<usize>,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            batch_size: 20,
+            allow_out_of_range: false,
+            max_message_bytes: None,
+        }
+    }
+}
+
+/// One serialized `persist.Query`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedMessage {
+    pub value: Vec<u8>,
+    /// 0, 1, 2 ... within one input partition (one encoder).
+    pub intra_batch_id: i64,
+    pub rows: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EncodeStats {
+    pub rows_in: u64,
+    pub rows: u64,
+    pub dropped_null_key_rows: u64,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+struct GroupSpec {
+    element: Element,
+    vector: bool,
+    data_type: String,
+    columns: Vec<String>,
+}
+
+/// A stateful encoder: rows carry over from one batch to the next until a message is full.
+pub struct Encoder {
+    entity_columns: Vec<String>,
+    groups: Vec<GroupSpec>,
+    header: Vec<u8>,
+    opts: EncoderOptions,
+    buf: Vec<u8>,
+    rows_in_buf: u32,
+    next_id: i64,
+    stats: EncodeStats,
+    scratch: String,
+}
+
+const ACCEPTED_NUMERIC: &str =
+    "integers, float16/32/64, decimal128 (and lists of them for vector groups)";
+const ACCEPTED_STRING: &str =
+    "utf8, large utf8, utf8 view, or numbers and booleans printed as Python does (and lists of them for vector groups)";
+const ACCEPTED_BOOL: &str = "boolean or integers (and lists of them for vector groups)";
+
+impl Encoder {
+    pub fn new(plan: &Plan, opts: EncoderOptions) -> Encoder {
+        let mut header = Vec::new();
+        put_bytes(&mut header, tag::QUERY_ENTITY_LABEL, plan.entity_label.as_bytes());
+        if plan.entity_label.is_empty() {
+            header.clear(); // proto3 leaves an empty string out
+        }
+        for c in &plan.entity_columns {
+            put_bytes(&mut header, tag::QUERY_KEYS_SCHEMA, c.as_bytes());
+        }
+        for g in &plan.feature_groups {
+            let s = begin(&mut header, tag::QUERY_FG_SCHEMA);
+            if !g.label.is_empty() {
+                put_bytes(&mut header, tag::FG_LABEL, g.label.as_bytes());
+            }
+            for f in &g.features {
+                put_bytes(&mut header, tag::FG_FEATURE_LABELS, f.as_bytes());
+            }
+            end(&mut header, s);
+        }
+        let groups = plan
+            .feature_groups
+            .iter()
+            .map(|g| GroupSpec {
+                element: g.data_type.element,
+                vector: g.data_type.vector,
+                data_type: g.data_type.to_string(),
+                columns: g.columns.clone(),
+            })
+            .collect();
+        let opts = EncoderOptions {
+            batch_size: opts.batch_size.max(1),
+            ..opts
+        };
+        Encoder {
+            entity_columns: plan.entity_columns.clone(),
+            groups,
+            buf: Vec::with_capacity(header.len() + 512 * opts.batch_size),
+            header,
+            opts,
+            rows_in_buf: 0,
+            next_id: 0,
+            stats: EncodeStats::default(),
+            scratch: String::new(),
+        }
+    }
+
+    pub fn stats(&self) -> &EncodeStats {
+        &self.stats
+    }
+
+    /// Every column the encoder reads: entity columns, then each group's renamed columns.
+    pub fn input_columns(&self) -> Vec<String> {
+        let mut cols = self.entity_columns.clone();
+        for g in &self.groups {
+            cols.extend(g.columns.iter().cloned());
+        }
+        cols
+    }
+
+    /// Encodes a batch; returns the messages it completed.
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<EncodedMessage>, EncodeError> {
+        let mut out = Vec::new();
+        self.encode_into(batch, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes a batch, pushing the messages it completed onto `out`.
+    pub fn encode_into(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut Vec<EncodedMessage>,
+    ) -> Result<(), EncodeError> {
+        let bound = self.bind(batch)?;
+        let n = batch.num_rows();
+        self.stats.rows_in += n as u64;
+        'rows: for row in 0..n {
+            for k in &bound.keys {
+                if k.is_null(row) {
+                    self.stats.dropped_null_key_rows += 1;
+                    continue 'rows;
+                }
+            }
+            if self.rows_in_buf == 0 {
+                self.buf.clear();
+                self.buf.extend_from_slice(&self.header);
+            }
+            let row_start = self.buf.len();
+            self.write_row(&bound, row)?;
+            self.rows_in_buf += 1;
+            self.stats.rows += 1;
+            if let Some(limit) = self.opts.max_message_bytes {
+                if self.buf.len() > limit {
+                    self.split_oversized(&bound, row, row_start, limit, out)?;
+                }
+            }
+            if self.rows_in_buf as usize >= self.opts.batch_size {
+                out.push(self.take_message());
+            }
+        }
+        Ok(())
+    }
+
+    /// The last, possibly shorter, message.
+    pub fn finish(&mut self) -> Option<EncodedMessage> {
+        (self.rows_in_buf > 0).then(|| self.take_message())
+    }
+
+    fn take_message(&mut self) -> EncodedMessage {
+        let cap = self.buf.capacity();
+        let value = std::mem::replace(&mut self.buf, Vec::with_capacity(cap));
+        let msg = EncodedMessage {
+            intra_batch_id: self.next_id,
+            rows: self.rows_in_buf,
+            value,
+        };
+        self.next_id += 1;
+        self.rows_in_buf = 0;
+        self.stats.messages += 1;
+        self.stats.bytes += msg.value.len() as u64;
+        msg
+    }
+
+    /// The message outgrew the limit with the row just written: send what came before it and
+    /// start the next message with that row.
+    fn split_oversized(
+        &mut self,
+        bound: &BoundBatch<'_>,
+        row: usize,
+        row_start: usize,
+        limit: usize,
+        out: &mut Vec<EncodedMessage>,
+    ) -> Result<(), EncodeError> {
+        let row_bytes = self.buf.len() - row_start;
+        if self.header.len() + row_bytes > limit {
+            return Err(EncodeError::RowTooLarge {
+                key: self.key_of(bound, row),
+                bytes: self.header.len() + row_bytes,
+                limit,
+            });
+        }
+        let tail = self.buf.split_off(row_start);
+        self.rows_in_buf -= 1;
+        out.push(self.take_message());
+        self.buf.clear();
+        self.buf.extend_from_slice(&self.header);
+        self.buf.extend_from_slice(&tail);
+        self.rows_in_buf = 1;
+        Ok(())
+    }
+
+    fn bind<'a>(&self, batch: &'a RecordBatch) -> Result<BoundBatch<'a>, EncodeError> {
+        let schema = batch.schema_ref();
+        let column = |name: &str| -> Result<(&'a str, &'a dyn Array), EncodeError> {
+            match schema.index_of(name) {
+                Ok(i) => Ok((schema.field(i).name().as_str(), batch.column(i).as_ref())),
+                Err(_) => Err(EncodeError::MissingColumn {
+                    column: name.to_string(),
+                    available: schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            }
+        };
+        let mut keys = Vec::with_capacity(self.entity_columns.len());
+        for name in &self.entity_columns {
+            let (_, array) = column(name)?;
+            let leaf = Leaf::bind(array).ok_or_else(|| EncodeError::UnsupportedKeyType {
+                column: name.clone(),
+                arrow_type: array.data_type().to_string(),
+            })?;
+            keys.push(leaf);
+        }
+        let mut groups = Vec::with_capacity(self.groups.len());
+        for g in &self.groups {
+            let mut cols = Vec::with_capacity(g.columns.len());
+            for name in &g.columns {
+                let (field_name, array) = column(name)?;
+                let unsupported = || EncodeError::UnsupportedType {
+                    column: name.clone(),
+                    arrow_type: array.data_type().to_string(),
+                    data_type: g.data_type.clone(),
+                    accepted: match g.element {
+                        Element::String => ACCEPTED_STRING,
+                        Element::Bool => ACCEPTED_BOOL,
+                        _ => ACCEPTED_NUMERIC,
+                    },
+                };
+                let b = Bound::bind(array).ok_or_else(unsupported)?;
+                let ok = match (&b, g.vector) {
+                    (Bound::Scalar(leaf), false) => leaf.can_feed(g.element),
+                    (Bound::List { child, .. }, true) => child.can_feed(g.element),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(unsupported());
+                }
+                cols.push((field_name, b));
+            }
+            groups.push(cols);
+        }
+        Ok(BoundBatch { keys, groups })
+    }
+
+    fn key_of(&self, bound: &BoundBatch<'_>, row: usize) -> String {
+        let mut s = String::new();
+        for (i, (name, leaf)) in self.entity_columns.iter().zip(&bound.keys).enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(name);
+            s.push('=');
+            if leaf.is_null(row) {
+                s.push_str("null");
+            } else {
+                leaf.write_py_str(row, &mut s);
+            }
+        }
+        s
+    }
+
+    fn write_row(&mut self, bound: &BoundBatch<'_>, row: usize) -> Result<(), EncodeError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.write_row_into(&mut buf, bound, row);
+        self.buf = buf;
+        result
+    }
+
+    fn write_row_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        bound: &BoundBatch<'_>,
+        row: usize,
+    ) -> Result<(), EncodeError> {
+        let data = begin(buf, tag::QUERY_DATA);
+        for leaf in &bound.keys {
+            match leaf.str_bytes(row) {
+                Some(bytes) => put_bytes(buf, tag::DATA_KEY_VALUES, bytes),
+                None => {
+                    self.scratch.clear();
+                    leaf.write_py_str(row, &mut self.scratch);
+                    put_bytes(buf, tag::DATA_KEY_VALUES, self.scratch.as_bytes());
+                }
+            }
+        }
+        for (g, cols) in self.groups.iter().zip(&bound.groups) {
+            let fv = begin(buf, tag::DATA_FEATURE_VALUES);
+            let values = begin(buf, tag::FEATURE_VALUES_VALUES);
+            let ctx = Ctx {
+                enc: self,
+                bound,
+                row,
+                element: g.element,
+                data_type: &g.data_type,
+            };
+            if g.vector {
+                for (name, b) in cols {
+                    let Bound::List {
+                        offsets,
+                        nulls,
+                        child,
+                    } = b
+                    else {
+                        unreachable!("checked in bind")
+                    };
+                    if nulls.is_some_and(|n| n.is_null(row)) {
+                        return Err(ctx.null(name));
+                    }
+                    let (start, stop) = offsets.range(row);
+                    let vector = begin(buf, tag::VALUES_VECTOR);
+                    let inner = begin(buf, tag::VECTOR_VALUES);
+                    for i in start..stop {
+                        if child.is_null(i) {
+                            return Err(EncodeError::NullElement {
+                                column: name.to_string(),
+                                key: self.key_of(bound, row),
+                                index: i - start,
+                            });
+                        }
+                    }
+                    let items = (start..stop).map(|i| (*name, child, i));
+                    write_field(buf, &ctx, stop - start, items)?;
+                    end(buf, inner);
+                    end(buf, vector);
+                }
+            } else {
+                for (name, b) in cols {
+                    if let Bound::Scalar(leaf) = b {
+                        if leaf.is_null(row) {
+                            return Err(ctx.null(name));
+                        }
+                    }
+                }
+                let items = cols.iter().map(|(name, b)| match b {
+                    Bound::Scalar(leaf) => (*name, leaf, row),
+                    Bound::List { .. } => unreachable!("checked in bind"),
+                });
+                write_field(buf, &ctx, cols.len(), items)?;
+            }
+            end(buf, values);
+            end(buf, fv);
+        }
+        end(buf, data);
+        Ok(())
+    }
+}
+
+struct BoundBatch<'a> {
+    keys: Vec<Leaf<'a>>,
+    groups: Vec<Vec<(&'a str, Bound<'a>)>>,
+}
+
+/// What an error about one value needs to name it.
+struct Ctx<'e, 'b, 'a> {
+    enc: &'e Encoder,
+    bound: &'b BoundBatch<'a>,
+    row: usize,
+    element: Element,
+    data_type: &'e str,
+}
+
+impl Ctx<'_, '_, '_> {
+    fn null(&self, column: &str) -> EncodeError {
+        EncodeError::NullValue {
+            column: column.to_string(),
+            key: self.enc.key_of(self.bound, self.row),
+        }
+    }
+
+    fn out_of_range(&self, column: &str, value: String, range: String) -> EncodeError {
+        EncodeError::OutOfRange {
+            column: column.to_string(),
+            key: self.enc.key_of(self.bound, self.row),
+            value,
+            data_type: self.data_type.to_string(),
+            range,
+        }
+    }
+
+    fn not_representable(&self, column: &str, value: String, reason: &'static str) -> EncodeError {
+        EncodeError::NotRepresentable {
+            column: column.to_string(),
+            key: self.enc.key_of(self.bound, self.row),
+            value,
+            data_type: self.data_type.to_string(),
+            reason,
+        }
+    }
+
+    /// A float element as the double the wire carries, range-checked against the declared type.
+    #[inline]
+    fn float(&self, column: &str, leaf: &Leaf<'_>, i: usize) -> Result<f64, EncodeError> {
+        let v = leaf.f64(i);
+        match self.element {
+            Element::Fp64 => Ok(v),
+            _ => {
+                let narrowed = v as f32;
+                if !self.enc.opts.allow_out_of_range && v.is_finite() {
+                    let max = self.element.float_max().expect("float element");
+                    if narrowed.is_infinite() || (narrowed.abs() as f64) > max {
+                        let mut value = String::new();
+                        super::pyfmt::write_float(&mut value, v);
+                        return Err(self.out_of_range(column, value, format!("largest finite value {max}")));
+                    }
+                }
+                Ok(narrowed as f64)
+            }
+        }
+    }
+
+    /// An integer element, checked against the wire field and the declared type.
+    #[inline]
+    fn int(&self, column: &str, leaf: &Leaf<'_>, i: usize) -> Result<i128, EncodeError> {
+        let v = match leaf.num(i) {
+            Num::Int(x) => x,
+            Num::Float(f) => {
+                if !f.is_finite() {
+                    let mut value = String::new();
+                    super::pyfmt::write_float(&mut value, f);
+                    return Err(self.not_representable(column, value, "not a finite number"));
+                }
+                f.trunc() as i128
+            }
+            Num::Dec(u, s) => {
+                if s > 0 {
+                    u / 10i128.pow(s as u32)
+                } else {
+                    u.saturating_mul(10i128.pow((-(s as i32)) as u32))
+                }
+            }
+        };
+        let (wlo, whi) = self.element.wire_int_range().expect("integer element");
+        if v < wlo || v > whi {
+            return Err(self.not_representable(
+                column,
+                v.to_string(),
+                if v < 0 && wlo == 0 {
+                    "a negative value has no unsigned wire field"
+                } else {
+                    "it does not fit the wire field"
+                },
+            ));
+        }
+        if !self.enc.opts.allow_out_of_range {
+            let (lo, hi) = self.element.int_range().expect("integer element");
+            if v < lo || v > hi {
+                return Err(self.out_of_range(column, v.to_string(), format!("{lo}..={hi}")));
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// Writes `count` values of the context's element into one `Values` field.
+#[inline]
+fn write_field<'l, 'a: 'l>(
+    buf: &mut Vec<u8>,
+    ctx: &Ctx<'_, '_, '_>,
+    count: usize,
+    items: impl Iterator<Item = (&'l str, &'l Leaf<'a>, usize)>,
+) -> Result<(), EncodeError> {
+    if count == 0 {
+        return Ok(());
+    }
+    let field = ctx.element.wire_field();
+    let tag = ((field as u8) << 3) | 2;
+    match field {
+        WireField::Fp32 | WireField::Fp64 => {
+            buf.push(tag);
+            put_varint(buf, (count * 8) as u64);
+            for (name, leaf, i) in items {
+                let v = ctx.float(name, leaf, i)?;
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        WireField::Int32 | WireField::Int64 | WireField::Uint32 | WireField::Uint64 => {
+            let s = begin(buf, tag);
+            for (name, leaf, i) in items {
+                let v = ctx.int(name, leaf, i)?;
+                // Negative int32/int64 are sign-extended to ten bytes, as protobuf does.
+                put_varint(buf, v as i64 as u64);
+            }
+            end(buf, s);
+        }
+        WireField::Bool => {
+            buf.push(tag);
+            put_varint(buf, count as u64);
+            for (_, leaf, i) in items {
+                buf.push(leaf.bool(i) as u8);
+            }
+        }
+        WireField::String => {
+            let mut scratch = String::new();
+            for (_, leaf, i) in items {
+                match leaf.str_bytes(i) {
+                    Some(bytes) => put_bytes(buf, tag, bytes),
+                    None => {
+                        scratch.clear();
+                        leaf.write_py_str(i, &mut scratch);
+                        put_bytes(buf, tag, scratch.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

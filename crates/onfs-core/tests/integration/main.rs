@@ -1,0 +1,9 @@
+//! onfs-core integration tests: reference cases, the metadata client against a real HTTP
+//! server, and every encoder error.
+
+mod support;
+
+mod encoder_errors;
+mod metadata_http;
+mod reference;
+mod round_trip;

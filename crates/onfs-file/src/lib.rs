@@ -1,0 +1,55 @@
+//! Files for onfs-push: Parquet input for `encode`, and message folders (`--out`, `send`,
+//! `inspect`, `--failed-out`).
+
+pub mod frame;
+pub mod input;
+pub mod messages;
+pub mod sink;
+
+use std::path::Path;
+
+pub use frame::{Framed, RecordReader};
+pub use input::ParquetInput;
+pub use messages::read_messages;
+pub use sink::{DirSink, Manifest, OutFormat, RunInfo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not readable as Parquet: {source}")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error(transparent)]
+    Frame(#[from] frame::FrameError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl FileError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> FileError {
+        FileError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> FileError {
+        FileError::Parquet {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Bad usage (exit 2) rather than a failed run (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, FileError::Usage(_))
+    }
+}
