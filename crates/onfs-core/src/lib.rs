@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod metadata;
 pub mod plan;
 pub mod proto;
+pub mod sample;
 
 pub use datatype::{DataType, Element};
 pub use encode::{EncodeError, EncodeStats, EncodedMessage, Encoder, EncoderOptions};

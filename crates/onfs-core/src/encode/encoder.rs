@@ -3,9 +3,9 @@
 
 use arrow_array::{Array, RecordBatch};
 
-use super::column::{Bound, Leaf, Num};
+use super::column::{Bound, Leaf, LeafData, Num};
 use super::error::EncodeError;
-use super::wire::{begin, end, put_bytes, put_varint};
+use super::wire::{begin, begin_wide, end, end_wide, put_bytes, put_varint};
 use crate::datatype::{Element, WireField};
 use crate::plan::Plan;
 
@@ -80,6 +80,33 @@ pub struct Encoder {
     next_id: i64,
     stats: EncodeStats,
     scratch: String,
+    widths: Widths,
+}
+
+/// The length widths of the previous row's nested fields, in write order: the guesses for the
+/// next row, whose layout is the same, so nested lengths rarely need moving.
+#[derive(Default)]
+struct Widths {
+    widths: Vec<usize>,
+    cursor: usize,
+}
+
+impl Widths {
+    #[inline]
+    fn open(&mut self, buf: &mut Vec<u8>, tag: u8) -> (usize, usize, usize) {
+        let slot = self.cursor;
+        self.cursor += 1;
+        if slot == self.widths.len() {
+            self.widths.push(1);
+        }
+        let width = self.widths[slot];
+        (begin_wide(buf, tag, width), width, slot)
+    }
+
+    #[inline]
+    fn close(&mut self, buf: &mut Vec<u8>, (start, width, slot): (usize, usize, usize)) {
+        self.widths[slot] = end_wide(buf, start, width);
+    }
 }
 
 const ACCEPTED_NUMERIC: &str =
@@ -132,6 +159,7 @@ impl Encoder {
             next_id: 0,
             stats: EncodeStats::default(),
             scratch: String::new(),
+            widths: Widths::default(),
         }
     }
 
@@ -314,18 +342,22 @@ impl Encoder {
 
     fn write_row(&mut self, bound: &BoundBatch<'_>, row: usize) -> Result<(), EncodeError> {
         let mut buf = std::mem::take(&mut self.buf);
-        let result = self.write_row_into(&mut buf, bound, row);
+        let mut widths = std::mem::take(&mut self.widths);
+        widths.cursor = 0;
+        let result = self.write_row_into(&mut buf, &mut widths, bound, row);
         self.buf = buf;
+        self.widths = widths;
         result
     }
 
     fn write_row_into(
         &mut self,
         buf: &mut Vec<u8>,
+        w: &mut Widths,
         bound: &BoundBatch<'_>,
         row: usize,
     ) -> Result<(), EncodeError> {
-        let data = begin(buf, tag::QUERY_DATA);
+        let data = w.open(buf, tag::QUERY_DATA);
         for leaf in &bound.keys {
             match leaf.str_bytes(row) {
                 Some(bytes) => put_bytes(buf, tag::DATA_KEY_VALUES, bytes),
@@ -337,8 +369,8 @@ impl Encoder {
             }
         }
         for (g, cols) in self.groups.iter().zip(&bound.groups) {
-            let fv = begin(buf, tag::DATA_FEATURE_VALUES);
-            let values = begin(buf, tag::FEATURE_VALUES_VALUES);
+            let fv = w.open(buf, tag::DATA_FEATURE_VALUES);
+            let values = w.open(buf, tag::FEATURE_VALUES_VALUES);
             let ctx = Ctx {
                 enc: self,
                 bound,
@@ -360,10 +392,10 @@ impl Encoder {
                         return Err(ctx.null(name));
                     }
                     let (start, stop) = offsets.range(row);
-                    let vector = begin(buf, tag::VALUES_VECTOR);
-                    let inner = begin(buf, tag::VECTOR_VALUES);
-                    for i in start..stop {
-                        if child.is_null(i) {
+                    let vector = w.open(buf, tag::VALUES_VECTOR);
+                    let inner = w.open(buf, tag::VECTOR_VALUES);
+                    if child.nulls.is_some_and(|n| n.null_count() > 0) {
+                        if let Some(i) = (start..stop).find(|&i| child.is_null(i)) {
                             return Err(EncodeError::NullElement {
                                 column: name.to_string(),
                                 key: self.key_of(bound, row),
@@ -371,10 +403,9 @@ impl Encoder {
                             });
                         }
                     }
-                    let items = (start..stop).map(|i| (*name, child, i));
-                    write_field(buf, &ctx, stop - start, items)?;
-                    end(buf, inner);
-                    end(buf, vector);
+                    write_vector(buf, &ctx, name, child, start, stop)?;
+                    w.close(buf, inner);
+                    w.close(buf, vector);
                 }
             } else {
                 for (name, b) in cols {
@@ -390,10 +421,10 @@ impl Encoder {
                 });
                 write_field(buf, &ctx, cols.len(), items)?;
             }
-            end(buf, values);
-            end(buf, fv);
+            w.close(buf, values);
+            w.close(buf, fv);
         }
-        end(buf, data);
+        w.close(buf, data);
         Ok(())
     }
 }
@@ -443,6 +474,11 @@ impl Ctx<'_, '_, '_> {
     /// A float element as the double the wire carries, range-checked against the declared type.
     #[inline]
     fn float(&self, column: &str, leaf: &Leaf<'_>, i: usize) -> Result<f64, EncodeError> {
+        match (&leaf.data, self.element) {
+            (LeafData::F32(v), Element::Fp32) => return Ok(v[i] as f64),
+            (LeafData::F64(v), Element::Fp64) => return Ok(v[i]),
+            _ => {}
+        }
         let v = leaf.f64(i);
         match self.element {
             Element::Fp64 => Ok(v),
@@ -464,6 +500,11 @@ impl Ctx<'_, '_, '_> {
     /// An integer element, checked against the wire field and the declared type.
     #[inline]
     fn int(&self, column: &str, leaf: &Leaf<'_>, i: usize) -> Result<i128, EncodeError> {
+        match (&leaf.data, self.element) {
+            (LeafData::I64(v), Element::Int64) => return Ok(v[i] as i128),
+            (LeafData::I32(v), Element::Int32 | Element::Int64) => return Ok(v[i] as i128),
+            _ => {}
+        }
         let v = match leaf.num(i) {
             Num::Int(x) => x,
             Num::Float(f) => {
@@ -501,6 +542,47 @@ impl Ctx<'_, '_, '_> {
             }
         }
         Ok(v)
+    }
+}
+
+/// Writes the elements `start..stop` of a vector's child array, with fast paths for the common
+/// float layouts that need no range check.
+#[inline]
+fn write_vector(
+    buf: &mut Vec<u8>,
+    ctx: &Ctx<'_, '_, '_>,
+    name: &str,
+    child: &Leaf<'_>,
+    start: usize,
+    stop: usize,
+) -> Result<(), EncodeError> {
+    let n = stop - start;
+    if n == 0 {
+        return Ok(());
+    }
+    let field = ctx.element.wire_field();
+    let tag = ((field as u8) << 3) | 2;
+    let unchecked = ctx.element == Element::Fp32 || ctx.enc.opts.allow_out_of_range;
+    match (field, &child.data) {
+        (WireField::Fp32, LeafData::F32(v)) if unchecked => {
+            buf.push(tag);
+            put_varint(buf, (n * 8) as u64);
+            buf.reserve(n * 8);
+            for &x in &v[start..stop] {
+                buf.extend_from_slice(&(x as f64).to_le_bytes());
+            }
+            Ok(())
+        }
+        (WireField::Fp64, LeafData::F64(v)) => {
+            buf.push(tag);
+            put_varint(buf, (n * 8) as u64);
+            buf.reserve(n * 8);
+            for &x in &v[start..stop] {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            Ok(())
+        }
+        _ => write_field(buf, ctx, n, (start..stop).map(|i| (name, child, i))),
     }
 }
 

@@ -56,6 +56,41 @@ pub fn end(buf: &mut Vec<u8>, start: usize) {
     buf[at] = v as u8;
 }
 
+/// Opens a length-delimited field with `width` bytes kept for its length (a guess, e.g. the
+/// previous row's); returns where its content starts.
+#[inline]
+pub fn begin_wide(buf: &mut Vec<u8>, tag: u8, width: usize) -> usize {
+    buf.push(tag);
+    buf.resize(buf.len() + width, 0);
+    buf.len()
+}
+
+/// Closes a field opened by [`begin_wide`], moving the content if the guess was wrong, so the
+/// length is always the minimal varint. Returns the width used, the next guess.
+#[inline]
+pub fn end_wide(buf: &mut Vec<u8>, start: usize, width: usize) -> usize {
+    let len = buf.len() - start;
+    let need = varint_len(len as u64);
+    let at = start - width;
+    if need != width {
+        let new_start = at + need;
+        if need > width {
+            buf.resize(buf.len() + (need - width), 0);
+        }
+        buf.copy_within(start..start + len, new_start);
+        buf.truncate(new_start + len);
+    }
+    let mut v = len as u64;
+    let mut i = at;
+    while v >= 0x80 {
+        buf[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    buf[i] = v as u8;
+    need
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +123,13 @@ mod tests {
             put_varint(&mut want, n as u64);
             want.extend(std::iter::repeat_n(7u8, n));
             assert_eq!(b, want, "n={n}");
+            for width in 1..4 {
+                let mut w = vec![9u8];
+                let s = begin_wide(&mut w, 0x22, width);
+                w.extend(std::iter::repeat_n(7u8, n));
+                assert_eq!(end_wide(&mut w, s, width), varint_len(n as u64));
+                assert_eq!(w, want, "n={n} width={width}");
+            }
         }
     }
 }

@@ -49,3 +49,37 @@ pub fn encode_all(
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Metadata with one entity column `user_id` and one group per `(group, data type, features)`.
+pub fn metadata_json(groups: &[(&str, &str, &[&str])]) -> String {
+    let paths: Vec<serde_json::Value> = groups
+        .iter()
+        .flat_map(|(g, dt, features)| {
+            features.iter().map(move |f| {
+                serde_json::json!({
+                    "entity-label": "user", "feature-group-label": g, "feature-label": f,
+                    "source-data-column": f, "default-value": "0", "data-type": format!("DataType{dt}"),
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "keys": {"user": ["user_id"]},
+        "data": [{"storage-provider": "TABLE", "base-path": [{"source-base-path": "db.t", "data-paths": paths}]}],
+    })
+    .to_string()
+}
+
+/// The renamed column of feature `f` of group `g` in [`metadata_json`].
+pub fn col(g: &str, f: &str) -> String {
+    format!("t___{g}___{f}")
+}
+
+pub fn batch(columns: Vec<(&str, arrow_array::ArrayRef)>) -> RecordBatch {
+    RecordBatch::try_from_iter(columns.into_iter().map(|(n, a)| (n.to_string(), a))).unwrap()
+}
+
+pub fn decode(m: &EncodedMessage) -> onfs_core::proto::Query {
+    use prost::Message;
+    onfs_core::proto::Query::decode(m.value.as_slice()).unwrap()
+}

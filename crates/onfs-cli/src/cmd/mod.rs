@@ -1,0 +1,3 @@
+pub mod encode;
+pub mod inspect;
+pub mod plan;

@@ -1,0 +1,64 @@
+//! Errors at the binary's edge, with the exit code they end the process with.
+
+use std::fmt;
+
+pub struct CliError {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+pub type CliResult<T> = Result<T, CliError>;
+
+/// Bad usage or configuration: exit 2.
+pub fn usage(error: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        code: 2,
+        error: error.into(),
+    }
+}
+
+/// The run failed: exit 1.
+pub fn failed(error: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        code: 1,
+        error: error.into(),
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl From<onfs_file::FileError> for CliError {
+    fn from(e: onfs_file::FileError) -> Self {
+        if e.is_usage() {
+            usage(e)
+        } else {
+            failed(e)
+        }
+    }
+}
+
+impl From<onfs_core::MetadataError> for CliError {
+    fn from(e: onfs_core::MetadataError) -> Self {
+        use onfs_core::MetadataError::*;
+        match e {
+            Unreachable { .. } | Status { .. } => failed(e),
+            Refused { .. } | BadUrl { .. } | Format { .. } | File { .. } => usage(e),
+        }
+    }
+}
+
+impl From<onfs_core::plan::PlanError> for CliError {
+    fn from(e: onfs_core::plan::PlanError) -> Self {
+        usage(e)
+    }
+}
+
+impl From<onfs_core::EncodeError> for CliError {
+    fn from(e: onfs_core::EncodeError) -> Self {
+        failed(e)
+    }
+}
