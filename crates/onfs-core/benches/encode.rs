@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
                 enc.encode_into(batch, &mut out).unwrap();
                 bytes += out.drain(..).map(|m| m.value.len()).sum::<usize>();
             }
-            bytes + enc.finish().map_or(0, |m| m.value.len())
+            bytes + enc.finish().iter().map(|m| m.value.len()).sum::<usize>()
         })
     });
     group.finish();

@@ -6,6 +6,7 @@
 pub mod datatype;
 pub mod encode;
 pub mod inspect;
+pub mod partition;
 pub mod metadata;
 pub mod plan;
 pub mod proto;

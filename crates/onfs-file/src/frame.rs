@@ -31,7 +31,7 @@ impl From<onfs_core::EncodedMessage> for Framed {
         Framed {
             intra_batch_id: m.intra_batch_id,
             rows: m.rows,
-            key: None,
+            key: m.key,
             value: m.value,
         }
     }

@@ -32,6 +32,9 @@ pub struct EncoderOptions {
     pub allow_out_of_range: bool,
     /// Close a message early rather than let it grow past this many bytes.
     pub max_message_bytes: Option<usize>,
+    /// Group rows by their entity key into this many partitions (Kafka's default partitioner on
+    /// the key), each message keyed by its first row's key; `None` for unkeyed messages.
+    pub key_partitions: Option<u32>,
 }
 
 impl Default for EncoderOptions {
@@ -40,6 +43,7 @@ impl Default for EncoderOptions {
             batch_size: 20,
             allow_out_of_range: false,
             max_message_bytes: None,
+            key_partitions: None,
         }
     }
 }
@@ -51,6 +55,10 @@ pub struct EncodedMessage {
     /// 0, 1, 2 ... within one input partition (one encoder).
     pub intra_batch_id: i64,
     pub rows: u32,
+    /// The entity key of the first row (key values joined by `,`) when keyed.
+    pub key: Option<Vec<u8>>,
+    /// The partition every row of the message hashes to, when keyed.
+    pub partition: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -77,10 +85,23 @@ pub struct Encoder {
     opts: EncoderOptions,
     buf: Vec<u8>,
     rows_in_buf: u32,
+    /// The lane (partition) `buf` belongs to, and its first row's key.
+    lane: usize,
+    lane_key: Option<Vec<u8>>,
+    /// The other lanes' pending messages, in key mode.
+    parked: Vec<Lane>,
+    key_scratch: String,
     next_id: i64,
     stats: EncodeStats,
     scratch: String,
     widths: Widths,
+}
+
+#[derive(Default)]
+struct Lane {
+    buf: Vec<u8>,
+    rows: u32,
+    key: Option<Vec<u8>>,
 }
 
 /// The length widths of the previous row's nested fields, in write order: the guesses for the
@@ -149,13 +170,18 @@ impl Encoder {
             batch_size: opts.batch_size.max(1),
             ..opts
         };
+        let lanes = opts.key_partitions.unwrap_or(1).max(1);
         Encoder {
+            parked: (0..lanes).map(|_| Lane::default()).collect(),
             entity_columns: plan.entity_columns.clone(),
             groups,
             buf: Vec::with_capacity(header.len() + 512 * opts.batch_size),
             header,
             opts,
             rows_in_buf: 0,
+            lane: 0,
+            lane_key: None,
+            key_scratch: String::new(),
             next_id: 0,
             stats: EncodeStats::default(),
             scratch: String::new(),
@@ -199,6 +225,22 @@ impl Encoder {
                     continue 'rows;
                 }
             }
+            if let Some(partitions) = self.opts.key_partitions {
+                self.key_scratch.clear();
+                for (i, k) in bound.keys.iter().enumerate() {
+                    if i > 0 {
+                        self.key_scratch.push(',');
+                    }
+                    k.write_py_str(row, &mut self.key_scratch);
+                }
+                let lane = crate::partition::partition_for_key(self.key_scratch.as_bytes(), partitions) as usize;
+                if lane != self.lane {
+                    self.switch_lane(lane);
+                }
+                if self.rows_in_buf == 0 {
+                    self.lane_key = Some(self.key_scratch.as_bytes().to_vec());
+                }
+            }
             if self.rows_in_buf == 0 {
                 self.buf.clear();
                 self.buf.extend_from_slice(&self.header);
@@ -219,18 +261,43 @@ impl Encoder {
         Ok(())
     }
 
-    /// The last, possibly shorter, message.
-    pub fn finish(&mut self) -> Option<EncodedMessage> {
-        (self.rows_in_buf > 0).then(|| self.take_message())
+    /// The last, possibly shorter, messages (one per partition in key mode).
+    pub fn finish(&mut self) -> Vec<EncodedMessage> {
+        let mut out = Vec::new();
+        for lane in 0..self.parked.len() {
+            self.switch_lane(lane);
+            if self.rows_in_buf > 0 {
+                out.push(self.take_message());
+            }
+        }
+        out
+    }
+
+    fn switch_lane(&mut self, lane: usize) {
+        if lane == self.lane {
+            return;
+        }
+        let parked = &mut self.parked[self.lane];
+        std::mem::swap(&mut parked.buf, &mut self.buf);
+        parked.rows = self.rows_in_buf;
+        parked.key = self.lane_key.take();
+        let next = &mut self.parked[lane];
+        std::mem::swap(&mut next.buf, &mut self.buf);
+        self.rows_in_buf = next.rows;
+        self.lane_key = next.key.take();
+        self.lane = lane;
     }
 
     fn take_message(&mut self) -> EncodedMessage {
-        let cap = self.buf.capacity();
+        let cap = self.buf.capacity().max(self.header.len() + 512);
         let value = std::mem::replace(&mut self.buf, Vec::with_capacity(cap));
+        let keyed = self.opts.key_partitions.is_some();
         let msg = EncodedMessage {
             intra_batch_id: self.next_id,
             rows: self.rows_in_buf,
             value,
+            key: if keyed { self.lane_key.take() } else { None },
+            partition: keyed.then_some(self.lane as i32),
         };
         self.next_id += 1;
         self.rows_in_buf = 0;
@@ -260,6 +327,9 @@ impl Encoder {
         let tail = self.buf.split_off(row_start);
         self.rows_in_buf -= 1;
         out.push(self.take_message());
+        if self.opts.key_partitions.is_some() {
+            self.lane_key = Some(self.key_scratch.as_bytes().to_vec());
+        }
         self.buf.clear();
         self.buf.extend_from_slice(&self.header);
         self.buf.extend_from_slice(&tail);

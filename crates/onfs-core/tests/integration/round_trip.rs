@@ -202,3 +202,32 @@ fn keys_print_as_python_str() {
     assert_eq!(q.data[0].key_values, vec!["True", "1.0", "2026-10-31", "0.10000000149011612"]);
     assert_eq!(q.data[1].key_values, vec!["False", "1e+16", "1970-01-01", "nan"]);
 }
+
+#[test]
+fn key_mode_groups_rows_by_partition_and_keys_messages() {
+    let plan = plan_of(&metadata_json(&[("g", "Int64", &["f"])]), &[]);
+    let n = 500i64;
+    let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
+    let vals: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 10)));
+    let b = batch(vec![("user_id", keys), (&col("g", "f"), vals)]);
+    let o = EncoderOptions { batch_size: 7, key_partitions: Some(6), ..Default::default() };
+    let messages = encode_all(&plan, &[b.slice(0, 123), b.slice(123, 377)], o).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, m) in messages.iter().enumerate() {
+        assert_eq!(m.intra_batch_id, i as i64);
+        let p = m.partition.expect("keyed messages have a partition");
+        let q = decode(m);
+        assert!(q.data.len() <= 7);
+        assert_eq!(m.key.as_deref(), Some(q.data[0].key_values[0].as_bytes()), "key of the first row");
+        for d in &q.data {
+            let k = &d.key_values[0];
+            assert_eq!(onfs_core::partition::partition_for_key(k.as_bytes(), 6) as i32, p, "row {k} in partition {p}");
+            let v = d.feature_values[0].values.as_ref().unwrap().int64_values[0];
+            assert_eq!(v, k.parse::<i64>().unwrap() * 10);
+            assert!(seen.insert(k.clone()), "row {k} twice");
+        }
+    }
+    assert_eq!(seen.len(), n as usize);
+    let partitions: std::collections::BTreeSet<_> = messages.iter().map(|m| m.partition.unwrap()).collect();
+    assert_eq!(partitions.len(), 6, "500 keys spread over all 6 partitions");
+}

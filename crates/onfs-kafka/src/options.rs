@@ -1,0 +1,280 @@
+//! Producer options: the Spark form the original's users have (`kafka.acks`, `kafka.sasl.jaas.config`
+//! ...) and librdkafka's own names, translated to librdkafka's configuration. A name with no
+//! librdkafka equivalent is an error naming it, never silently dropped.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::KafkaError;
+
+/// Defaults the tool sets unless the user sets them.
+pub const DEFAULTS: [(&str, &str); 5] = [
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+    // Bounded memory: at most 128 MiB of messages waiting for delivery.
+    ("queue.buffering.max.kbytes", "131072"),
+];
+
+/// librdkafka properties whose values are secrets.
+const SECRET_KEYS: [&str; 7] = [
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "ssl.key.pem",
+    "sasl.oauthbearer.client.secret",
+    "ssl.truststore.password",
+    "sasl.jaas.config",
+];
+
+pub fn is_secret(key: &str) -> bool {
+    let k = key.strip_prefix("kafka.").unwrap_or(key);
+    SECRET_KEYS.contains(&k)
+}
+
+/// The librdkafka configuration to create a producer with.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProducerConfig {
+    entries: BTreeMap<String, String>,
+    /// Where each entry came from (the user's spelling), for error messages.
+    origin: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ProducerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.redacted()).finish()
+    }
+}
+
+impl ProducerConfig {
+    /// The options with the tool's defaults under them.
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ProducerConfig, KafkaError> {
+        let mut cfg = ProducerConfig::default();
+        for (k, v) in DEFAULTS {
+            cfg.entries.insert(k.to_string(), v.to_string());
+        }
+        for (key, value) in options {
+            cfg.apply(key.trim(), value.trim())?;
+        }
+        Ok(cfg)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The user's spelling of a librdkafka property, for error messages.
+    pub fn origin_of(&self, key: &str) -> String {
+        self.origin.get(key).cloned().unwrap_or_else(|| key.to_string())
+    }
+
+    /// Every entry, secrets replaced by `<redacted>`.
+    pub fn redacted(&self) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .map(|(k, v)| {
+                let v = if is_secret(k) { "<redacted>".to_string() } else { v.clone() };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    pub fn set(&mut self, key: &str, value: &str, origin: &str) {
+        self.entries.insert(key.to_string(), value.to_string());
+        self.origin.insert(key.to_string(), origin.to_string());
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), KafkaError> {
+        let bad = |why: String| KafkaError::Option {
+            option: key.to_string(),
+            problem: why,
+        };
+        if key.is_empty() {
+            return Err(bad("empty option name".into()));
+        }
+        let Some(java) = key.strip_prefix("kafka.") else {
+            // librdkafka's own name: passed as is, checked by librdkafka when the producer is made.
+            match key {
+                "topic" | "subscribe" | "assign" => {
+                    return Err(bad("the topic is given with --topic".into()));
+                }
+                "bootstrap.servers" | "metadata.broker.list" => {
+                    return Err(bad("the brokers are given with --kafka-brokers".into()));
+                }
+                _ => {}
+            }
+            self.set(key, value, key);
+            return Ok(());
+        };
+        match java {
+            // Same name and meaning in librdkafka.
+            "acks" | "compression.type" | "linger.ms" | "batch.size" | "retries"
+            | "request.timeout.ms" | "delivery.timeout.ms" | "retry.backoff.ms"
+            | "retry.backoff.max.ms" | "max.in.flight.requests.per.connection"
+            | "enable.idempotence" | "client.id" | "connections.max.idle.ms"
+            | "reconnect.backoff.ms" | "reconnect.backoff.max.ms" | "metadata.max.age.ms"
+            | "socket.connection.setup.timeout.ms" | "transactional.id"
+            | "ssl.endpoint.identification.algorithm" | "ssl.key.password"
+            | "ssl.keystore.location" | "ssl.keystore.password" | "ssl.cipher.suites"
+            | "sasl.kerberos.service.name" | "client.dns.lookup" => {
+                let value = match (java, value) {
+                    // Java turns host name checking off with an empty value.
+                    ("ssl.endpoint.identification.algorithm", "") => "none",
+                    _ => value,
+                };
+                self.set(java, value, key);
+            }
+            "max.request.size" => self.set("message.max.bytes", value, key),
+            "buffer.memory" => {
+                let bytes: u64 = value
+                    .parse()
+                    .map_err(|_| bad(format!("expected a number of bytes, got {value:?}")))?;
+                self.set(
+                    "queue.buffering.max.kbytes",
+                    &(bytes / 1024).max(1).to_string(),
+                    key,
+                );
+            }
+            "security.protocol" => self.set("security.protocol", &value.to_ascii_lowercase(), key),
+            "sasl.mechanism" => self.set("sasl.mechanisms", value, key),
+            "sasl.jaas.config" => {
+                let (user, password) = parse_jaas(value).map_err(|why| bad(why.to_string()))?;
+                self.set("sasl.username", &user, key);
+                self.set("sasl.password", &password, key);
+            }
+            "ssl.truststore.location" => self.set("ssl.ca.location", value, key),
+            "ssl.truststore.certificates" => self.set("ssl.ca.pem", value, key),
+            "ssl.keystore.certificate.chain" => self.set("ssl.certificate.pem", value, key),
+            "ssl.keystore.key" => self.set("ssl.key.pem", value, key),
+            "ssl.truststore.type" | "ssl.keystore.type" => match value.to_ascii_uppercase().as_str() {
+                "PEM" | "PKCS12" => {}
+                other => {
+                    return Err(bad(format!(
+                        "{other} stores cannot be read by librdkafka; convert it to PEM (truststore) or PKCS12 (keystore)"
+                    )))
+                }
+            },
+            "ssl.truststore.password" => {
+                // PEM trust stores have no password; JKS ones are refused above.
+            }
+            "key.serializer" | "value.serializer" | "partitioner.class" | "interceptor.classes" => {
+                return Err(bad("Java classes cannot be loaded here; messages are bytes, keyed by --key".into()));
+            }
+            other => {
+                return Err(bad(format!(
+                    "kafka.{other} has no librdkafka equivalent; pass a librdkafka property by its own name (without the `kafka.` prefix) if one fits"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The user name and password of a Plain or Scram login module line.
+fn parse_jaas(value: &str) -> Result<(String, String), &'static str> {
+    let v = value.trim();
+    let module = v.split_whitespace().next().unwrap_or("");
+    if !(module.ends_with("PlainLoginModule") || module.ends_with("ScramLoginModule")) {
+        return Err("only the PlainLoginModule and ScramLoginModule login modules are supported");
+    }
+    let mut user = None;
+    let mut password = None;
+    let mut rest = &v[module.len()..];
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq].split_whitespace().last().unwrap_or("");
+        let after = rest[eq + 1..].trim_start();
+        let (val, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => return Err("unterminated quoted value in the login module line"),
+            }
+        } else {
+            let end = after
+                .find(|c: char| c.is_whitespace() || c == ';')
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        match name {
+            "username" => user = Some(val.to_string()),
+            "password" => password = Some(val.to_string()),
+            _ => {}
+        }
+        rest = remaining;
+    }
+    match (user, password) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err("the login module line needs username=\"...\" and password=\"...\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(opts: &[(&str, &str)]) -> Result<ProducerConfig, KafkaError> {
+        ProducerConfig::from_options(opts.iter().copied())
+    }
+
+    #[test]
+    fn defaults_and_spark_names() {
+        let c = cfg(&[
+            ("kafka.acks", "1"),
+            ("kafka.max.request.size", "2097152"),
+            ("kafka.buffer.memory", "33554432"),
+            ("kafka.security.protocol", "SASL_SSL"),
+            ("kafka.sasl.mechanism", "SCRAM-SHA-512"),
+            ("queue.buffering.max.messages", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(c.get("acks"), Some("1"));
+        assert_eq!(c.get("compression.type"), Some("lz4"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        assert_eq!(c.get("message.max.bytes"), Some("2097152"));
+        assert_eq!(c.get("queue.buffering.max.kbytes"), Some("32768"));
+        assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(c.get("sasl.mechanisms"), Some("SCRAM-SHA-512"));
+        assert_eq!(c.get("queue.buffering.max.messages"), Some("1000"));
+        assert_eq!(c.origin_of("message.max.bytes"), "kafka.max.request.size");
+    }
+
+    #[test]
+    fn jaas_lines_give_user_and_password_and_stay_secret() {
+        let c = cfg(&[(
+            "kafka.sasl.jaas.config",
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="svc" password="p@ss w=rd";"#,
+        )])
+        .unwrap();
+        assert_eq!(c.get("sasl.username"), Some("svc"));
+        assert_eq!(c.get("sasl.password"), Some("p@ss w=rd"));
+        assert!(!format!("{c:?}").contains("p@ss"));
+        let c = cfg(&[(
+            "kafka.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=u password=pw;",
+        )])
+        .unwrap();
+        assert_eq!(c.get("sasl.password"), Some("pw"));
+        let e = cfg(&[(
+            "kafka.sasl.jaas.config",
+            "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;",
+        )])
+        .unwrap_err();
+        assert!(e.to_string().contains("kafka.sasl.jaas.config"), "{e}");
+    }
+
+    #[test]
+    fn unknown_java_names_are_errors_naming_them() {
+        let e = cfg(&[("kafka.partitioner.ignore.keys", "true")]).unwrap_err();
+        assert!(e.to_string().contains("kafka.partitioner.ignore.keys"), "{e}");
+        let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
+        assert!(e.to_string().contains("JKS"), "{e}");
+        let e = cfg(&[("topic", "x")]).unwrap_err();
+        assert!(e.to_string().contains("--topic"), "{e}");
+    }
+}

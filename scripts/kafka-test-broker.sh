@@ -1,0 +1,536 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka (KRaft, combined broker+controller) for local tests.
+#
+# Usage:
+#   scripts/kafka-test-broker.sh start            start (or reuse) the broker; last stdout line = bootstrap
+#   scripts/kafka-test-broker.sh stop [--clean]   SIGTERM, wait, SIGKILL; --clean deletes the state dir
+#   scripts/kafka-test-broker.sh kill9            SIGKILL the broker, keep its state (crash tests)
+#   scripts/kafka-test-broker.sh restart          (stop if running, then) start on the SAME ports and data
+#   scripts/kafka-test-broker.sh status           exit 0 and print the bootstrap if running and answering
+#   scripts/kafka-test-broker.sh topic NAME PARTITIONS
+#   scripts/kafka-test-broker.sh perf ARGS...     org.apache.kafka.tools.ProducerPerformance ARGS...
+#   scripts/kafka-test-broker.sh run-class CLASS ARGS...   any main class on the Kafka classpath
+#   scripts/kafka-test-broker.sh fetch            only download the jars into the cache
+#
+# The broker jars come from Maven Central (via `mvn`) and are cached once under
+#   ${ONFS_CACHE_DIR:-$HOME/.cache/onfs-push}/kafka-<version>/libs
+# After `start`, <state dir>/env holds ONFS_KAFKA_BOOTSTRAP, ONFS_KAFKA_SASL_BOOTSTRAP,
+# ONFS_KAFKA_LIBS, ONFS_KAFKA_PID and ONFS_KAFKA_STATE (sourceable by tests), and
+# <state dir>/client-sasl.properties is a ready client config for the SASL_PLAINTEXT listener.
+#
+# Environment:
+#   ONFS_KAFKA_VERSION        Kafka version (default 3.9.1)
+#   ONFS_CACHE_DIR            cache root (default $HOME/.cache/onfs-push)
+#   ONFS_KAFKA_DIR            state dir (default /tmp/onfs-kafka-test)
+#   ONFS_KAFKA_SASL_USER      SASL/PLAIN user (default onfs)
+#   ONFS_KAFKA_SASL_PASSWORD  SASL/PLAIN password (default onfs-secret)
+#   ONFS_KAFKA_AUTO_CREATE    auto.create.topics.enable (default true)
+#   ONFS_KAFKA_EXTRA_CONFIG   extra server.properties lines, appended verbatim (newline separated)
+#   ONFS_KAFKA_START_TIMEOUT  seconds to wait for "Kafka Server started" (default 90)
+#   ONFS_KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
+#   JAVA                      java binary (default: $JAVA_HOME/bin/java, else java)
+set -euo pipefail
+
+KAFKA_VERSION="${ONFS_KAFKA_VERSION:-3.9.1}"
+SLF4J_VERSION="1.7.36"
+DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+CACHE_ROOT="${ONFS_CACHE_DIR:-$HOME/.cache/onfs-push}"
+KAFKA_HOME="$CACHE_ROOT/kafka-$KAFKA_VERSION"
+LIBS="$KAFKA_HOME/libs"
+LIBS_MARKER="$KAFKA_HOME/.libs-complete"
+STATE="${ONFS_KAFKA_DIR:-/tmp/onfs-kafka-test}"
+SASL_USER="${ONFS_KAFKA_SASL_USER:-onfs}"
+SASL_PASSWORD="${ONFS_KAFKA_SASL_PASSWORD:-onfs-secret}"
+AUTO_CREATE="${ONFS_KAFKA_AUTO_CREATE:-true}"
+START_TIMEOUT="${ONFS_KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${ONFS_KAFKA_STOP_TIMEOUT:-30}"
+if [[ -n "${JAVA:-}" ]]; then
+    JAVA_BIN="$JAVA"
+elif [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
+    JAVA_BIN="$JAVA_HOME/bin/java"
+else
+    JAVA_BIN="java"
+fi
+
+PROPS="$STATE/server.properties"
+PIDFILE="$STATE/kafka.pid"
+PORTSFILE="$STATE/ports"
+CLUSTER_ID_FILE="$STATE/cluster-id"
+LOGFILE="$STATE/kafka.log"
+ENVFILE="$STATE/env"
+SERVER_LOG4J="$STATE/log4j.properties"
+TOOLS_LOG4J="$KAFKA_HOME/tools-log4j.properties"
+CLIENT_SASL_PROPS="$STATE/client-sasl.properties"
+
+PORT=""
+SASL_PORT=""
+CONTROLLER_PORT=""
+
+log() { printf 'kafka-test-broker: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found in PATH"; }
+
+# --- locking -----------------------------------------------------------------
+# Serialises concurrent invocations (e.g. parallel tests all calling `start`).
+# The lock fd is closed for the broker process so it never holds the lock.
+lock_state() {
+    mkdir -p "$STATE"
+    if command -v flock >/dev/null 2>&1; then
+        exec 8>"$STATE/.lock"
+        flock -w $((START_TIMEOUT + STOP_TIMEOUT + 60)) 8 || die "timed out waiting for lock $STATE/.lock"
+    fi
+}
+
+lock_cache() {
+    mkdir -p "$KAFKA_HOME"
+    if command -v flock >/dev/null 2>&1; then
+        exec 7>"$KAFKA_HOME/.lock"
+        flock -w 900 7 || die "timed out waiting for lock $KAFKA_HOME/.lock"
+    fi
+}
+
+# --- jars --------------------------------------------------------------------
+write_tools_log4j() {
+    [[ -f "$TOOLS_LOG4J" ]] && return 0
+    local tmp="$TOOLS_LOG4J.tmp.$$"
+    cat >"$tmp" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.appender.stderr.Target=System.err
+EOF
+    mv -f "$tmp" "$TOOLS_LOG4J"
+}
+
+ensure_libs() {
+    if [[ -f "$LIBS_MARKER" && -d "$LIBS" ]]; then
+        write_tools_log4j
+        return 0
+    fi
+    lock_cache
+    if [[ -f "$LIBS_MARKER" && -d "$LIBS" ]]; then
+        write_tools_log4j
+        return 0
+    fi
+    need mvn
+    log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (one-time)"
+    local pom="$KAFKA_HOME/pom.xml"
+    cat >"$pom" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- generated by onfs-push scripts/kafka-test-broker.sh; only used to fetch jars -->
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.onfs-push</groupId>
+  <artifactId>kafka-test-broker-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>$SLF4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+    local tmp="$KAFKA_HOME/libs.tmp.$$"
+    local mvnlog="$KAFKA_HOME/mvn.log"
+    rm -rf "$tmp" "$LIBS"
+    if ! mvn -B -q -f "$pom" "$DEP_PLUGIN:copy-dependencies" \
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvnlog" 2>&1; then
+        tail -n 40 "$mvnlog" >&2 || true
+        rm -rf "$tmp"
+        die "mvn failed to fetch Kafka $KAFKA_VERSION (full log: $mvnlog)"
+    fi
+    compgen -G "$tmp/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null \
+        || die "mvn succeeded but $tmp/kafka_2.13-$KAFKA_VERSION.jar is missing"
+    mv "$tmp" "$LIBS"
+    touch "$LIBS_MARKER"
+    log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars"
+    write_tools_log4j
+}
+
+# Runs a main class on the Kafka classpath (client tools: small heap, WARN logs to stderr).
+run_class() {
+    need "$JAVA_BIN"
+    "$JAVA_BIN" -Xmx512M -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" "$@"
+}
+
+# --- state helpers -------------------------------------------------------------
+read_ports() {
+    PORT=""; SASL_PORT=""; CONTROLLER_PORT=""
+    [[ -f "$PORTSFILE" ]] || return 1
+    local k v
+    while IFS='=' read -r k v; do
+        case "$k" in
+            PORT) PORT="$v" ;;
+            SASL_PORT) SASL_PORT="$v" ;;
+            CONTROLLER_PORT) CONTROLLER_PORT="$v" ;;
+        esac
+    done <"$PORTSFILE"
+    [[ -n "$PORT" && -n "$SASL_PORT" && -n "$CONTROLLER_PORT" ]]
+}
+
+# 0 if something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" >/dev/null 2>&1
+}
+
+pick_ports() {
+    local out
+    if command -v python3 >/dev/null 2>&1; then
+        out="$(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(3):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+)"
+    else
+        local p ports=()
+        while ((${#ports[@]} < 3)); do
+            p=$((20000 + RANDOM % 30000))
+            if ! port_open "$p" && [[ " ${ports[*]:-} " != *" $p "* ]]; then
+                ports+=("$p")
+            fi
+        done
+        out="${ports[*]}"
+    fi
+    read -r PORT SASL_PORT CONTROLLER_PORT <<<"$out"
+    [[ -n "$CONTROLLER_PORT" ]] || die "could not pick free ports"
+    printf 'PORT=%s\nSASL_PORT=%s\nCONTROLLER_PORT=%s\n' "$PORT" "$SASL_PORT" "$CONTROLLER_PORT" >"$PORTSFILE"
+}
+
+ports_free() {
+    ! port_open "$PORT" && ! port_open "$SASL_PORT" && ! port_open "$CONTROLLER_PORT"
+}
+
+read_pid() {
+    local pid=""
+    [[ -f "$PIDFILE" ]] && pid="$(tr -dc '0-9' <"$PIDFILE")"
+    printf '%s' "$pid"
+}
+
+# 0 if $1 is a live kafka.Kafka process started from this state dir.
+is_our_broker() {
+    local pid="$1"
+    [[ -n "$pid" ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [[ -r "/proc/$pid/cmdline" ]]; then
+        local cmd
+        cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+        [[ "$cmd" == *kafka.Kafka*"$PROPS"* ]] || return 1
+    fi
+    return 0
+}
+
+running_pid() {
+    local pid
+    pid="$(read_pid)"
+    if is_our_broker "$pid"; then
+        printf '%s' "$pid"
+        return 0
+    fi
+    return 1
+}
+
+cluster_id() {
+    if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
+        # Kafka cluster ids are 16 random bytes, base64url without padding (22 chars).
+        head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$CLUSTER_ID_FILE"
+    fi
+    cat "$CLUSTER_ID_FILE"
+}
+
+# Escapes a value for use inside a double-quoted JAAS option.
+jaas_quote() {
+    local s="$1"
+    s="${s//\\/\\\\}"
+    s="${s//\"/\\\"}"
+    printf '%s' "$s"
+}
+
+write_configs() {
+    mkdir -p "$STATE/data"
+    local user pass jaas_server jaas_client
+    user="$(jaas_quote "$SASL_USER")"
+    pass="$(jaas_quote "$SASL_PASSWORD")"
+    jaas_server="org.apache.kafka.common.security.plain.PlainLoginModule required user_${user}=\"${pass}\";"
+    jaas_client="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${user}\" password=\"${pass}\";"
+    # Backslashes are escape characters in .properties files.
+    jaas_server="${jaas_server//\\/\\\\}"
+    jaas_client="${jaas_client//\\/\\\\}"
+
+    cat >"$PROPS.tmp" <<EOF
+# generated by scripts/kafka-test-broker.sh -- rewritten on every start
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas_server
+log.dirs=$STATE/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=$AUTO_CREATE
+delete.topic.enable=true
+# After a kill -9 the controller refuses to register the restarted broker until the
+# old incarnation's session expires (default 9 s, plus retry backoff): keep it short.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+EOF
+    if [[ -n "${ONFS_KAFKA_EXTRA_CONFIG:-}" ]]; then
+        printf '# ONFS_KAFKA_EXTRA_CONFIG\n%s\n' "$ONFS_KAFKA_EXTRA_CONFIG" >>"$PROPS.tmp"
+    fi
+    mv -f "$PROPS.tmp" "$PROPS"
+
+    cat >"$CLIENT_SASL_PROPS" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=$jaas_client
+EOF
+
+    cat >"$SERVER_LOG4J" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.org.apache.kafka.controller=INFO
+EOF
+}
+
+write_env() {
+    local pid="$1"
+    cat >"$ENVFILE.tmp" <<EOF
+ONFS_KAFKA_BOOTSTRAP=127.0.0.1:$PORT
+ONFS_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$SASL_PORT
+ONFS_KAFKA_LIBS=$LIBS
+ONFS_KAFKA_PID=$pid
+ONFS_KAFKA_STATE=$STATE
+EOF
+    mv -f "$ENVFILE.tmp" "$ENVFILE"
+}
+
+# Waits until the broker logs that it started and its listener accepts connections.
+wait_ready() {
+    local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "broker (pid $pid) exited during startup; last log lines from $LOGFILE:"
+            tail -n 60 "$LOGFILE" >&2 || true
+            exit 1
+        fi
+        if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && port_open "$PORT" && port_open "$SASL_PORT"; then
+            return 0
+        fi
+        sleep 0.25
+    done
+    log "broker (pid $pid) did not start within ${START_TIMEOUT}s; last log lines from $LOGFILE:"
+    tail -n 60 "$LOGFILE" >&2 || true
+    exit 1
+}
+
+# --- commands ------------------------------------------------------------------
+# $1 = "any" (reuse previous ports if free, else pick new) or "same" (must reuse them)
+do_start() {
+    local mode="$1" pid
+    lock_state
+    ensure_libs
+    need "$JAVA_BIN"
+
+    if pid="$(running_pid)"; then
+        read_ports || die "broker pid $pid is running but $PORTSFILE is missing or broken"
+        wait_ready "$pid"
+        write_env "$pid"
+        log "broker already running (pid $pid)"
+        echo "127.0.0.1:$PORT"
+        return 0
+    fi
+    rm -f "$PIDFILE"
+
+    if read_ports; then
+        if ! ports_free; then
+            if [[ "$mode" == same ]]; then
+                die "ports $PORT/$SASL_PORT/$CONTROLLER_PORT from $PORTSFILE are in use by another process"
+            fi
+            log "previous ports $PORT/$SASL_PORT/$CONTROLLER_PORT are busy; picking new ones"
+            pick_ports
+        fi
+    else
+        [[ "$mode" == same ]] && die "no previous state in $STATE (run 'start' first)"
+        pick_ports
+    fi
+
+    write_configs
+    local cid
+    cid="$(cluster_id)"
+    if [[ ! -f "$STATE/data/meta.properties" ]]; then
+        log "formatting storage in $STATE/data (cluster id $cid)"
+    fi
+    if ! "$JAVA_BIN" -Xmx256M -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+        kafka.tools.StorageTool format -t "$cid" -c "$PROPS" --ignore-formatted \
+        >"$STATE/format.log" 2>&1; then
+        cat "$STATE/format.log" >&2
+        die "kafka storage format failed"
+    fi
+
+    [[ -f "$LOGFILE" ]] && mv -f "$LOGFILE" "$LOGFILE.prev"
+    log "starting Kafka $KAFKA_VERSION: PLAINTEXT 127.0.0.1:$PORT, SASL_PLAINTEXT 127.0.0.1:$SASL_PORT, controller 127.0.0.1:$CONTROLLER_PORT (state $STATE)"
+    # setsid: own session, so the broker survives this script and its terminal;
+    # 7>&- 8>&-: do not leak the lock fds into the long-running broker.
+    setsid nohup "$JAVA_BIN" -Xmx1G -Xms512M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -Djava.awt.headless=true \
+        -Dlog4j.configuration="file:$SERVER_LOG4J" \
+        -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+        </dev/null >"$LOGFILE" 2>&1 7>&- 8>&- &
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+    wait_ready "$pid"
+    write_env "$pid"
+    log "broker started (pid $pid); env in $ENVFILE"
+    echo "127.0.0.1:$PORT"
+}
+
+do_stop() {
+    local clean=0 arg pid
+    for arg in "$@"; do
+        case "$arg" in
+            --clean) clean=1 ;;
+            *) die "stop: unknown argument '$arg'" ;;
+        esac
+    done
+    lock_state
+    if pid="$(running_pid)"; then
+        log "stopping broker (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        local deadline=$((SECONDS + STOP_TIMEOUT))
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "broker did not exit within ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        fi
+        log "broker stopped"
+    else
+        log "no broker running for $STATE"
+    fi
+    rm -f "$PIDFILE" "$ENVFILE"
+    if ((clean)); then
+        case "$STATE" in
+            "" | / | "$HOME" | "$HOME/") die "refusing to delete state dir '$STATE'" ;;
+        esac
+        log "deleting $STATE"
+        rm -rf "$STATE"
+    fi
+}
+
+do_kill9() {
+    local pid
+    lock_state
+    if pid="$(running_pid)"; then
+        log "SIGKILL broker (pid $pid)"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    else
+        log "no broker running for $STATE"
+    fi
+    rm -f "$PIDFILE" "$ENVFILE"
+}
+
+do_restart() {
+    if running_pid >/dev/null; then
+        do_stop
+    fi
+    do_start same
+}
+
+do_status() {
+    local pid
+    if pid="$(running_pid)" && read_ports && port_open "$PORT"; then
+        log "running (pid $pid)"
+        echo "127.0.0.1:$PORT"
+        return 0
+    fi
+    log "not running"
+    return 1
+}
+
+bootstrap_or_die() {
+    running_pid >/dev/null || die "no broker running for $STATE (run 'start' first)"
+    read_ports || die "$PORTSFILE missing"
+    printf '127.0.0.1:%s' "$PORT"
+}
+
+do_topic() {
+    (($# == 2)) || die "usage: topic NAME PARTITIONS"
+    local name="$1" parts="$2" bs
+    [[ "$parts" =~ ^[0-9]+$ ]] || die "PARTITIONS must be a number, got '$parts'"
+    bs="$(bootstrap_or_die)"
+    ensure_libs
+    run_class org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" \
+        --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1
+}
+
+main() {
+    (($# >= 1)) || usage
+    local cmd="$1"
+    shift
+    case "$cmd" in
+        start) (($# == 0)) || die "start takes no arguments"; do_start any ;;
+        stop) do_stop "$@" ;;
+        kill9) do_kill9 ;;
+        restart) do_restart ;;
+        status) do_status ;;
+        topic) do_topic "$@" ;;
+        perf) ensure_libs; run_class org.apache.kafka.tools.ProducerPerformance "$@" ;;
+        run-class) (($# >= 1)) || die "usage: run-class CLASS ARGS..."; ensure_libs; run_class "$@" ;;
+        fetch) ensure_libs; echo "$LIBS" ;;
+        -h | --help | help) usage ;;
+        *) log "unknown command '$cmd'"; usage ;;
+    esac
+}
+
+main "$@"
