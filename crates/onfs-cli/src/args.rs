@@ -33,7 +33,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Encode a Parquet input (entity + renamed feature columns) into messages.
     #[command(after_help = EXIT_CODES)]
-    Encode(EncodeArgs),
+    Encode(Box<EncodeArgs>),
+    /// Send a folder of messages (an --out or --failed-out folder) to Kafka.
+    #[command(after_help = EXIT_CODES)]
+    Send(SendArgs),
     /// Print messages as JSON lines (intra_batch_id, value_hex, decoded query).
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
@@ -43,7 +46,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct MetadataArgs {
     /// The metadata service URL (POST <url>?jobId=..&jobToken=..).
-    #[arg(long, value_name = "URL", requires = "job_id", conflicts_with = "metadata_file")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "job_id",
+        conflicts_with = "metadata_file"
+    )]
     pub metadata_url: Option<String>,
 
     /// The job id sent to the metadata service.
@@ -51,7 +59,12 @@ pub struct MetadataArgs {
     pub job_id: Option<String>,
 
     /// The job token sent to the metadata service (prefer the environment variable).
-    #[arg(long, value_name = "TOKEN", env = "ONFS_JOB_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ONFS_JOB_TOKEN",
+        hide_env_values = true
+    )]
     pub job_token: Option<String>,
 
     /// Read the metadata service's JSON answer from a file instead.
@@ -120,6 +133,71 @@ pub struct FileOutArgs {
     pub overwrite: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyMode {
+    /// Null keys, as the original client sends.
+    None,
+    /// Rows grouped by a hash of their entity key into per-partition messages, keyed by the
+    /// first row's key: an entity always lands on the same partition.
+    Entity,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err("expected KEY=VALUE".to_string()),
+    }
+}
+
+/// Where and how to send to Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers: send the messages there instead of writing files.
+    #[arg(long, value_name = "HOST:PORT,...", requires = "topic")]
+    pub kafka_brokers: Option<String>,
+
+    /// The Kafka topic the online feature store consumes.
+    #[arg(long, value_name = "TOPIC", requires = "kafka_brokers")]
+    pub topic: Option<String>,
+
+    /// A producer option, repeatable: the Spark form (kafka.acks=all, kafka.linger.ms=10,
+    /// kafka.sasl.jaas.config=...) or a librdkafka property by its own name. Defaults: acks=all,
+    /// enable.idempotence=true, compression.type=lz4, linger.ms=5.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub kafka_options: Vec<(String, String)>,
+
+    /// Send in N rounds, the messages with intra_batch_id % N == i in round i, each round
+    /// delivered before the next (the original's kafka_num_batches).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kafka_num_batches: u32,
+
+    /// At most this many rows per second, on average.
+    #[arg(long, value_name = "ROWS_PER_SEC")]
+    pub max_rate: Option<f64>,
+
+    /// Message keys.
+    #[arg(long, value_enum, default_value_t = KeyMode::None)]
+    pub key: KeyMode,
+
+    /// Write the messages that were not delivered to this folder (send them later with `send`).
+    #[arg(long, value_name = "DIR")]
+    pub failed_out: Option<PathBuf>,
+
+    /// Seconds to wait for the brokers' first answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub kafka_connect_timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// A folder of messages (or one message file).
+    #[arg(value_name = "DIR")]
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
     #[command(flatten)]
@@ -134,13 +212,29 @@ pub struct EncodeArgs {
 
     #[command(flatten)]
     pub file_out: FileOutArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// With Kafka output: send while encoding instead of encoding everything first. Faster start
+    /// and no spool on disk, but a data error found late leaves the earlier messages sent.
+    #[arg(long, requires = "kafka_brokers")]
+    pub stream: bool,
+
+    /// Where Kafka output is encoded before it is sent (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A message folder or file (framed or proto_df Parquet).
+    /// A message folder or file (framed or proto_df Parquet), or kafka://HOST:PORT/TOPIC.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+
+    /// Kafka client option for kafka:// (security settings), as for --kafka-option.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub kafka_options: Vec<(String, String)>,
 
     /// At most this many messages.
     #[arg(long, value_name = "N")]

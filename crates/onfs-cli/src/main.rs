@@ -2,7 +2,9 @@
 
 mod args;
 mod cmd;
+mod deliver;
 mod error;
+mod logging;
 mod metadata;
 
 use std::process::ExitCode;
@@ -13,27 +15,18 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    logging::init(&cli.log_level);
     let result = match &cli.command {
         Command::Plan(a) => cmd::plan::run(a),
         Command::Encode(a) => cmd::encode::run(a),
+        Command::Send(a) => cmd::send::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", logging::redact(&e.to_string()));
             ExitCode::from(e.code)
         }
     }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

@@ -25,6 +25,7 @@ pub fn load_plan(args: &MetadataArgs) -> CliResult<Plan> {
                     Err(usage(anyhow::anyhow!("--{name} must be a positive number of seconds, not {v}")))
                 }
             };
+            crate::logging::register_secret(&token);
             let mut req = MetadataRequest::new(url.clone(), job_id, token);
             req.connect_timeout = secs("metadata-connect-timeout", args.metadata_connect_timeout)?;
             req.total_timeout = secs("metadata-timeout", args.metadata_timeout)?;

@@ -183,7 +183,9 @@ impl FromStr for DataType {
     type Err = UnknownDataType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let unknown = || UnknownDataType { name: s.to_string() };
+        let unknown = || UnknownDataType {
+            name: s.to_string(),
+        };
         let rest = s.strip_prefix("DataType").ok_or_else(unknown)?;
         let (base, vector) = match rest.strip_suffix("Vector") {
             Some(base) => (base, true),

@@ -14,7 +14,10 @@ use crate::proto::{Data, FeatureGroupSchema, Query, Values};
 pub fn message_json_line(intra_batch_id: i64, value: &[u8]) -> Result<String, prost::DecodeError> {
     let query = Query::decode(value)?;
     let mut out = String::with_capacity(value.len() * 4 + 64);
-    let _ = write!(out, "{{\"intra_batch_id\": {intra_batch_id}, \"value_hex\": \"");
+    let _ = write!(
+        out,
+        "{{\"intra_batch_id\": {intra_batch_id}, \"value_hex\": \""
+    );
     for b in value {
         let _ = write!(out, "{b:02x}");
     }
@@ -79,7 +82,11 @@ fn write_query(out: &mut String, q: &Query) {
         write_str(o.key("entity_label"), &q.entity_label);
     }
     o.list("keys_schema", &q.keys_schema, |out, s| write_str(out, s));
-    o.list("feature_group_schema", &q.feature_group_schema, write_fg_schema);
+    o.list(
+        "feature_group_schema",
+        &q.feature_group_schema,
+        write_fg_schema,
+    );
     o.list("data", &q.data, write_data);
     o.close();
 }
@@ -89,7 +96,9 @@ fn write_fg_schema(out: &mut String, g: &FeatureGroupSchema) {
     if !g.label.is_empty() {
         write_str(o.key("label"), &g.label);
     }
-    o.list("feature_labels", &g.feature_labels, |out, s| write_str(out, s));
+    o.list("feature_labels", &g.feature_labels, |out, s| {
+        write_str(out, s)
+    });
     o.close();
 }
 
@@ -108,8 +117,12 @@ fn write_data(out: &mut String, d: &Data) {
 
 fn write_values(out: &mut String, v: &Values) {
     let mut o = Obj::open(out);
-    o.list("fp32_values", &v.fp32_values, |out, x| write_double(out, *x));
-    o.list("fp64_values", &v.fp64_values, |out, x| write_double(out, *x));
+    o.list("fp32_values", &v.fp32_values, |out, x| {
+        write_double(out, *x)
+    });
+    o.list("fp64_values", &v.fp64_values, |out, x| {
+        write_double(out, *x)
+    });
     o.list("int32_values", &v.int32_values, |out, x| {
         let _ = write!(out, "{x}");
     });
@@ -122,7 +135,9 @@ fn write_values(out: &mut String, v: &Values) {
     o.list("uint64_values", &v.uint64_values, |out, x| {
         let _ = write!(out, "\"{x}\"");
     });
-    o.list("string_values", &v.string_values, |out, s| write_str(out, s));
+    o.list("string_values", &v.string_values, |out, s| {
+        write_str(out, s)
+    });
     o.list("bool_values", &v.bool_values, |out, b| {
         out.push_str(if *b { "true" } else { "false" })
     });
@@ -140,7 +155,11 @@ fn write_double(out: &mut String, x: f64) {
     if x.is_nan() {
         out.push_str("\"NaN\"");
     } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+        out.push_str(if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
     } else {
         pyfmt::write_float(out, x);
     }

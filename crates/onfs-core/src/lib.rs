@@ -6,8 +6,8 @@
 pub mod datatype;
 pub mod encode;
 pub mod inspect;
-pub mod partition;
 pub mod metadata;
+pub mod partition;
 pub mod plan;
 pub mod proto;
 pub mod sample;

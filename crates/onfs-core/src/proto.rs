@@ -80,7 +80,9 @@ pub fn count_rows(value: &[u8]) -> u32 {
     let mut at = 0;
     let mut rows = 0;
     while at < value.len() {
-        let Some(key) = varint(value, &mut at) else { return 0 };
+        let Some(key) = varint(value, &mut at) else {
+            return 0;
+        };
         let skip = match key & 7 {
             0 => match varint(value, &mut at) {
                 Some(_) => 0,

@@ -10,9 +10,17 @@ use crate::{Metadata, Plan};
 
 /// `(group, data type, features)` of the realistic row.
 pub const GROUPS: [(&str, &str, &[&str]); 6] = [
-    ("user_fp32", "DataTypeFP32", &["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]),
+    (
+        "user_fp32",
+        "DataTypeFP32",
+        &["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"],
+    ),
     ("user_str", "DataTypeString", &["city", "segment"]),
-    ("user_i64", "DataTypeInt64", &["orders_7d", "orders_30d", "views_7d", "views_30d"]),
+    (
+        "user_i64",
+        "DataTypeInt64",
+        &["orders_7d", "orders_30d", "views_7d", "views_30d"],
+    ),
     ("user_bool", "DataTypeBool", &["is_buyer", "is_new"]),
     ("user_emb", "DataTypeFP32Vector", &["embedding"]),
     ("user_tags", "DataTypeStringVector", &["tags"]),
@@ -53,7 +61,9 @@ pub fn realistic_plan() -> Plan {
 pub fn realistic_batch(first: usize, rows: usize) -> RecordBatch {
     let mut columns: Vec<(String, ArrayRef)> = vec![(
         "user_id".into(),
-        Arc::new(Int64Array::from_iter_values((first..first + rows).map(|i| i as i64 * 7919 % 100_000_007))),
+        Arc::new(Int64Array::from_iter_values(
+            (first..first + rows).map(|i| i as i64 * 7919 % 100_000_007),
+        )),
     )];
     let name = |g: &str, f: &str| format!("features___{g}___{f}");
     for (k, f) in GROUPS[0].2.iter().enumerate() {
@@ -68,11 +78,15 @@ pub fn realistic_batch(first: usize, rows: usize) -> RecordBatch {
     let segments = ["high_value", "regular", "dormant"];
     columns.push((
         name("user_str", "city"),
-        Arc::new(StringArray::from_iter_values((first..first + rows).map(|i| cities[i % cities.len()]))),
+        Arc::new(StringArray::from_iter_values(
+            (first..first + rows).map(|i| cities[i % cities.len()]),
+        )),
     ));
     columns.push((
         name("user_str", "segment"),
-        Arc::new(StringArray::from_iter_values((first..first + rows).map(|i| segments[i % 3]))),
+        Arc::new(StringArray::from_iter_values(
+            (first..first + rows).map(|i| segments[i % 3]),
+        )),
     ));
     for (k, f) in GROUPS[2].2.iter().enumerate() {
         columns.push((
@@ -85,13 +99,16 @@ pub fn realistic_batch(first: usize, rows: usize) -> RecordBatch {
     for (k, f) in GROUPS[3].2.iter().enumerate() {
         columns.push((
             name("user_bool", f),
-            Arc::new(BooleanArray::from_iter((first..first + rows).map(|i| Some((i + k) % 3 == 0)))),
+            Arc::new(BooleanArray::from_iter(
+                (first..first + rows).map(|i| Some((i + k) % 3 == 0)),
+            )),
         ));
     }
     let mut emb = ListBuilder::with_capacity(Float32Builder::with_capacity(rows * 32), rows);
     for i in first..first + rows {
         for j in 0..32 {
-            emb.values().append_value(((i * 13 + j * 17) % 2000) as f32 / 1000.0 - 1.0);
+            emb.values()
+                .append_value(((i * 13 + j * 17) % 2000) as f32 / 1000.0 - 1.0);
         }
         emb.append(true);
     }

@@ -209,10 +209,18 @@ mod tests {
         write_record(&mut buf, &sample()[0]).unwrap();
         let mut bad = buf.clone();
         *bad.last_mut().unwrap() ^= 0xff;
-        let e = RecordReader::new(&bad[..], "f").unwrap().next().unwrap().unwrap_err();
+        let e = RecordReader::new(&bad[..], "f")
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert!(e.to_string().contains("checksum"), "{e}");
         let cut = &buf[..buf.len() - 1];
-        let e = RecordReader::new(cut, "f").unwrap().next().unwrap().unwrap_err();
+        let e = RecordReader::new(cut, "f")
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         assert!(RecordReader::new(&b"PAR1xxxx"[..], "f").is_err());
     }

@@ -31,7 +31,11 @@ impl ParquetInput {
             if name.starts_with('.') || name.starts_with('_') || name.ends_with(".crc") {
                 continue;
             }
-            if entry.file_type().map_err(|e| FileError::io(&entry.path(), e))?.is_file() {
+            if entry
+                .file_type()
+                .map_err(|e| FileError::io(&entry.path(), e))?
+                .is_file()
+            {
                 files.push(entry.path());
             }
         }
@@ -49,13 +53,16 @@ impl ParquetInput {
     pub fn schema(&self) -> Result<SchemaRef, FileError> {
         let path = &self.files[0];
         let file = File::open(path).map_err(|e| FileError::io(path, e))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| FileError::parquet(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| FileError::parquet(path, e))?;
         Ok(builder.schema().clone())
     }
 
     /// Record batches of every file, in order.
-    pub fn batches(&self, batch_rows: usize) -> impl Iterator<Item = Result<RecordBatch, FileError>> + '_ {
+    pub fn batches(
+        &self,
+        batch_rows: usize,
+    ) -> impl Iterator<Item = Result<RecordBatch, FileError>> + '_ {
         let mut files = self.files.iter();
         let mut current: Option<(&PathBuf, ParquetRecordBatchReader)> = None;
         std::iter::from_fn(move || loop {

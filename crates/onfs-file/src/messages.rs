@@ -21,16 +21,24 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
     }
     let manifest_path = path.join(MANIFEST);
     if manifest_path.exists() {
-        let text = fs::read_to_string(&manifest_path).map_err(|e| FileError::io(&manifest_path, e))?;
+        let text =
+            fs::read_to_string(&manifest_path).map_err(|e| FileError::io(&manifest_path, e))?;
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            FileError::Usage(format!("{}: not a valid manifest: {e}", manifest_path.display()))
+            FileError::Usage(format!(
+                "{}: not a valid manifest: {e}",
+                manifest_path.display()
+            ))
         })?;
         return Ok(manifest.files.iter().map(|f| path.join(f)).collect());
     }
     let mut files = Vec::new();
     for entry in fs::read_dir(path).map_err(|e| FileError::io(path, e))? {
         let p = entry.map_err(|e| FileError::io(path, e))?.path();
-        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if !name.starts_with('.') && (name.ends_with(".onfsmsg") || name.ends_with(".parquet")) {
             files.push(p);
         }
@@ -46,7 +54,9 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
 }
 
 /// Every message under `path`, in order.
-pub fn read_messages(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
+pub fn read_messages(
+    path: &Path,
+) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
     let files = message_files(path)?;
     let mut iters: Vec<Box<dyn Iterator<Item = Result<Framed, FileError>>>> = Vec::new();
     for f in files {
@@ -55,7 +65,9 @@ pub fn read_messages(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Frame
     Ok(Box::new(iters.into_iter().flatten()))
 }
 
-fn open_file(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
+fn open_file(
+    path: &Path,
+) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
     let mut file = File::open(path).map_err(|e| FileError::io(path, e))?;
     let mut magic = [0u8; 8];
     let n = file.read(&mut magic).map_err(|e| FileError::io(path, e))?;
@@ -74,7 +86,9 @@ fn open_file(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Framed, FileE
     )))
 }
 
-fn read_proto_df(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
+fn read_proto_df(
+    path: &Path,
+) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
     let file = File::open(path).map_err(|e| FileError::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
@@ -83,11 +97,21 @@ fn read_proto_df(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Framed, F
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| FileError::Usage(format!("{name}: {e}")))?;
-        let missing = |c: &str| FileError::Usage(format!("{name}: no `{c}` column; expected the proto_df shape (value binary, intra_batch_id long)"));
-        let values = batch.column_by_name("value").ok_or_else(|| missing("value"))?;
-        let ids = batch.column_by_name("intra_batch_id").ok_or_else(|| missing("intra_batch_id"))?;
-        let ids = ids.as_primitive_opt::<Int64Type>().ok_or_else(|| missing("intra_batch_id"))?;
-        let values = values.as_binary_opt::<i32>().ok_or_else(|| missing("value"))?;
+        let missing = |c: &str| {
+            FileError::Usage(format!("{name}: no `{c}` column; expected the proto_df shape (value binary, intra_batch_id long)"))
+        };
+        let values = batch
+            .column_by_name("value")
+            .ok_or_else(|| missing("value"))?;
+        let ids = batch
+            .column_by_name("intra_batch_id")
+            .ok_or_else(|| missing("intra_batch_id"))?;
+        let ids = ids
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| missing("intra_batch_id"))?;
+        let values = values
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| missing("value"))?;
         for i in 0..batch.num_rows() {
             let value = values.value(i).to_vec();
             out.push(Ok(Framed {

@@ -94,7 +94,10 @@ impl DirSink {
                     dir.display()
                 )));
             }
-            let entries: Vec<_> = fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+            let entries: Vec<_> = fs::read_dir(dir)
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
             if !entries.is_empty() {
                 if !overwrite {
                     return Err(FileError::Usage(format!(
@@ -146,11 +149,16 @@ impl DirSink {
             Writer::Frames(w) => {
                 write_record(w, m).map_err(|e| FileError::io(&self.tmp, e))?;
             }
-            Writer::Parquet { writer, values, ids } => {
+            Writer::Parquet {
+                writer,
+                values,
+                ids,
+            } => {
                 values.push(m.value.clone());
                 ids.push(m.intra_batch_id);
                 if values.len() >= PARQUET_ROWS_PER_BATCH {
-                    flush_parquet(writer, values, ids).map_err(|e| FileError::parquet(&self.tmp, e))?;
+                    flush_parquet(writer, values, ids)
+                        .map_err(|e| FileError::parquet(&self.tmp, e))?;
                 }
             }
         }
@@ -165,7 +173,9 @@ impl DirSink {
         match self.writer.take().expect("finish twice") {
             Writer::Frames(mut w) => {
                 w.flush().map_err(|e| FileError::io(&self.tmp, e))?;
-                w.get_ref().sync_all().map_err(|e| FileError::io(&self.tmp, e))?;
+                w.get_ref()
+                    .sync_all()
+                    .map_err(|e| FileError::io(&self.tmp, e))?;
             }
             Writer::Parquet {
                 mut writer,
@@ -174,7 +184,9 @@ impl DirSink {
             } => {
                 flush_parquet(&mut writer, &mut values, &mut ids)
                     .map_err(|e| FileError::parquet(&self.tmp, e))?;
-                writer.close().map_err(|e| FileError::parquet(&self.tmp, e))?;
+                writer
+                    .close()
+                    .map_err(|e| FileError::parquet(&self.tmp, e))?;
             }
         }
         let target = self.dir.join(&self.final_name);

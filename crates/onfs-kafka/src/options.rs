@@ -72,7 +72,10 @@ impl ProducerConfig {
 
     /// The user's spelling of a librdkafka property, for error messages.
     pub fn origin_of(&self, key: &str) -> String {
-        self.origin.get(key).cloned().unwrap_or_else(|| key.to_string())
+        self.origin
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
     }
 
     /// Every entry, secrets replaced by `<redacted>`.
@@ -80,7 +83,11 @@ impl ProducerConfig {
         self.entries
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret(k) { "<redacted>".to_string() } else { v.clone() };
+                let v = if is_secret(k) {
+                    "<redacted>".to_string()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -271,7 +278,10 @@ mod tests {
     #[test]
     fn unknown_java_names_are_errors_naming_them() {
         let e = cfg(&[("kafka.partitioner.ignore.keys", "true")]).unwrap_err();
-        assert!(e.to_string().contains("kafka.partitioner.ignore.keys"), "{e}");
+        assert!(
+            e.to_string().contains("kafka.partitioner.ignore.keys"),
+            "{e}"
+        );
         let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
         assert!(e.to_string().contains("JKS"), "{e}");
         let e = cfg(&[("topic", "x")]).unwrap_err();

@@ -37,7 +37,11 @@ pub struct SinkConfig {
 }
 
 impl SinkConfig {
-    pub fn new(brokers: impl Into<String>, topic: impl Into<String>, producer: ProducerConfig) -> Self {
+    pub fn new(
+        brokers: impl Into<String>,
+        topic: impl Into<String>,
+        producer: ProducerConfig,
+    ) -> Self {
         SinkConfig {
             brokers: brokers.into(),
             topic: topic.into(),
@@ -138,7 +142,9 @@ impl ClientContext for Ctx {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
         use rdkafka::config::RDKafkaLogLevel::*;
         match level {
-            Emerg | Alert | Critical | Error => tracing::error!(target: "librdkafka", "{fac}: {log_message}"),
+            Emerg | Alert | Critical | Error => {
+                tracing::error!(target: "librdkafka", "{fac}: {log_message}")
+            }
             Warning => tracing::warn!(target: "librdkafka", "{fac}: {log_message}"),
             Notice | Info => tracing::info!(target: "librdkafka", "{fac}: {log_message}"),
             Debug => tracing::debug!(target: "librdkafka", "{fac}: {log_message}"),
@@ -154,17 +160,25 @@ impl ProducerContext for Ctx {
         match result {
             Ok(msg) => {
                 s.delivered.fetch_add(1, Ordering::Relaxed);
-                s.delivered_rows.fetch_add(meta.rows as u64, Ordering::Relaxed);
+                s.delivered_rows
+                    .fetch_add(meta.rows as u64, Ordering::Relaxed);
                 s.delivered_bytes
                     .fetch_add(msg.payload_len() as u64, Ordering::Relaxed);
-                *s.per_partition.lock().unwrap().entry(msg.partition()).or_default() += 1;
+                *s.per_partition
+                    .lock()
+                    .unwrap()
+                    .entry(msg.partition())
+                    .or_default() += 1;
             }
             Err((err, msg)) => {
                 s.failed.fetch_add(1, Ordering::Relaxed);
                 s.failed_rows.fetch_add(meta.rows as u64, Ordering::Relaxed);
                 s.any_failed.store(true, Ordering::Relaxed);
                 let text = err.to_string();
-                s.first_error.lock().unwrap().get_or_insert_with(|| text.clone());
+                s.first_error
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| text.clone());
                 if s.keep_failed {
                     s.undelivered.lock().unwrap().push(Undelivered {
                         intra_batch_id: meta.intra_batch_id,
@@ -186,7 +200,8 @@ pub struct KafkaSink {
     cfg: SinkConfig,
     partitions: usize,
     rate: Option<RateLimiter>,
-    started: Instant,
+    /// When the first message was sent.
+    started: Option<Instant>,
     messages: u64,
     rows: u64,
     bytes: u64,
@@ -262,7 +277,7 @@ impl KafkaSink {
             rate: cfg.max_rate_rows.map(RateLimiter::new),
             partitions,
             cfg,
-            started: Instant::now(),
+            started: None,
             messages: 0,
             rows: 0,
             bytes: 0,
@@ -280,6 +295,7 @@ impl KafkaSink {
 
     /// Queues a message, waiting while the producer's queue is full (bounded memory).
     pub fn send(&mut self, m: Outgoing<'_>) -> Result<(), KafkaError> {
+        self.started.get_or_insert_with(Instant::now);
         if let Some(rate) = &mut self.rate {
             rate.wait_for(m.rows as u64);
         }
@@ -324,7 +340,10 @@ impl KafkaSink {
                     s.failed_rows.fetch_add(m.rows as u64, Ordering::Relaxed);
                     s.any_failed.store(true, Ordering::Relaxed);
                     let text = e.to_string();
-                    s.first_error.lock().unwrap().get_or_insert_with(|| text.clone());
+                    s.first_error
+                        .lock()
+                        .unwrap()
+                        .get_or_insert_with(|| text.clone());
                     if s.keep_failed {
                         s.undelivered.lock().unwrap().push(Undelivered {
                             intra_batch_id: back.delivery_opaque.intra_batch_id,
@@ -368,7 +387,7 @@ impl KafkaSink {
             failed: s.failed.load(Ordering::Relaxed),
             failed_rows: s.failed_rows.load(Ordering::Relaxed),
             per_partition: s.per_partition.lock().unwrap().clone(),
-            seconds: self.started.elapsed().as_secs_f64(),
+            seconds: self.started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             first_error: s.first_error.lock().unwrap().clone(),
         };
         if report.first_error.is_none() && !report.all_delivered() {
@@ -392,7 +411,9 @@ fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
         .map(|(k, _)| k)
         .find(|k| text.contains(&format!("\"{k}\"")) || text.contains(k));
     KafkaError::Option {
-        option: named.map(|k| cfg.origin_of(k)).unwrap_or_else(|| "(producer configuration)".into()),
+        option: named
+            .map(|k| cfg.origin_of(k))
+            .unwrap_or_else(|| "(producer configuration)".into()),
         problem: redact_values(cfg, &text),
     }
 }

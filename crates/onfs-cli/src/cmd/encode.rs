@@ -5,7 +5,8 @@ use std::time::Instant;
 use onfs_core::{Encoder, EncoderOptions, Plan};
 use onfs_file::{DirSink, OutFormat, ParquetInput, RunInfo};
 
-use crate::args::{EncodeArgs, EncodeOptions, FileOutArgs, OutFormatArg};
+use crate::args::{EncodeArgs, EncodeOptions, FileOutArgs, KeyMode, OutFormatArg};
+use crate::deliver;
 use crate::error::{usage, CliResult};
 use crate::metadata::load_plan;
 
@@ -17,19 +18,30 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
         batch_size: o.batch_size as usize,
         allow_out_of_range: o.allow_out_of_range,
         max_message_bytes: o.max_message_bytes,
+        key_partitions: None,
     }
 }
 
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let plan = load_plan(&args.metadata)?;
     let input = ParquetInput::open(&args.input)?;
+    if args.kafka.kafka_brokers.is_some() {
+        if args.file_out.out.is_some() {
+            return Err(usage(anyhow::anyhow!(
+                "pass either --out DIR or --kafka-brokers, not both"
+            )));
+        }
+        return run_kafka(args, &plan, &input);
+    }
     let FileOutArgs {
         out,
         out_format,
         overwrite,
     } = &args.file_out;
     let Some(out) = out else {
-        return Err(usage(anyhow::anyhow!("no output: pass --out DIR")));
+        return Err(usage(anyhow::anyhow!(
+            "no output: pass --out DIR, or --kafka-brokers HOST:PORT --topic TOPIC"
+        )));
     };
     let format = match out_format {
         OutFormatArg::Frames => OutFormat::Frames,
@@ -59,6 +71,64 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// `encode` to Kafka: connect first, encode everything to a spool (so a data error sends
+/// nothing), then send; or, with `--stream`, send while encoding.
+fn run_kafka(args: &EncodeArgs, plan: &Plan, input: &ParquetInput) -> CliResult<()> {
+    let kafka = &args.kafka;
+    if args.stream && kafka.kafka_num_batches > 1 {
+        return Err(usage(anyhow::anyhow!(
+            "--stream sends as it encodes, so it cannot send in --kafka-num-batches rounds"
+        )));
+    }
+    let producer = deliver::producer_config(kafka)?;
+    let mut opts = encoder_options(&args.encode);
+    opts.max_message_bytes = Some(deliver::max_message_bytes(
+        args.encode.max_message_bytes,
+        &producer,
+    ));
+    let sink = deliver::connect(kafka, producer)?;
+    let mut deliverer = deliver::Deliverer::new(sink, kafka)?;
+    if kafka.key == KeyMode::Entity {
+        opts.key_partitions = Some(deliverer.partitions());
+    }
+    if args.stream {
+        let encoded = encode_input(plan, input, &opts, |m| deliverer.offer(&m.into()));
+        if let Err(e) = encoded {
+            // Account for what was already sent before reporting the data error.
+            let _ = deliverer.finish("sent before the error");
+            return Err(e);
+        }
+    } else {
+        let spool_root = match &args.spool_dir {
+            Some(d) => d.clone(),
+            None => std::env::temp_dir(),
+        };
+        let spool = tempfile::Builder::new()
+            .prefix("onfs-spool-")
+            .tempdir_in(&spool_root)
+            .map_err(|e| usage(anyhow::anyhow!("--spool-dir {}: {e}", spool_root.display())))?;
+        let spool_out = spool.path().join("messages");
+        let mut sink = DirSink::create(&spool_out, OutFormat::Frames, false)?;
+        let stats = encode_input(plan, input, &opts, |m| {
+            sink.write(&m.into()).map_err(Into::into)
+        })?;
+        sink.finish(RunInfo {
+            dropped_null_key_rows: stats.dropped_null_key_rows,
+            entity_label: plan.entity_label.clone(),
+            batch_size: opts.batch_size,
+        })?;
+        eprintln!(
+            "encoded {} rows into {} messages; sending to {}",
+            stats.rows,
+            stats.messages,
+            kafka.topic.as_deref().unwrap_or_default()
+        );
+        deliver::deliver_folder(&mut deliverer, &spool_out, kafka.kafka_num_batches)?;
+    }
+    deliverer.finish("sent")?;
+    Ok(())
+}
+
 /// Encodes every batch of `input`, handing each message to `emit` in order.
 pub fn encode_input(
     plan: &Plan,
@@ -74,7 +144,7 @@ pub fn encode_input(
             emit(m)?;
         }
     }
-    if let Some(m) = encoder.finish() {
+    for m in encoder.finish() {
         emit(m)?;
     }
     if encoder.stats().dropped_null_key_rows > 0 {

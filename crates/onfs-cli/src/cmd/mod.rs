@@ -1,3 +1,4 @@
 pub mod encode;
 pub mod inspect;
 pub mod plan;
+pub mod send;

@@ -35,7 +35,13 @@ fn table(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(s, "\nfeature groups, in message order:");
-    let w_label = plan.feature_groups.iter().map(|g| g.label.len()).max().unwrap_or(0).max(5);
+    let w_label = plan
+        .feature_groups
+        .iter()
+        .map(|g| g.label.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let w_type = plan
         .feature_groups
         .iter()
@@ -43,7 +49,11 @@ fn table(plan: &Plan) -> String {
         .max()
         .unwrap_or(0)
         .max(4);
-    let _ = writeln!(s, "  {:w_label$}  {:w_type$}  FEATURE <- COLUMN (DEFAULT)", "GROUP", "TYPE");
+    let _ = writeln!(
+        s,
+        "  {:w_label$}  {:w_type$}  FEATURE <- COLUMN (DEFAULT)",
+        "GROUP", "TYPE"
+    );
     for g in &plan.feature_groups {
         for (i, (f, c)) in g.features.iter().zip(&g.columns).enumerate() {
             let (label, dt) = if i == 0 {
@@ -52,7 +62,10 @@ fn table(plan: &Plan) -> String {
                 (String::new(), String::new())
             };
             let default = plan.column(c).map(|c| c.default.as_str()).unwrap_or("");
-            let _ = writeln!(s, "  {label:w_label$}  {dt:w_type$}  {f} <- {c} ({default:?})");
+            let _ = writeln!(
+                s,
+                "  {label:w_label$}  {dt:w_type$}  {f} <- {c} ({default:?})"
+            );
         }
     }
     s

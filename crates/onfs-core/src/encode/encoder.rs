@@ -139,7 +139,11 @@ const ACCEPTED_BOOL: &str = "boolean or integers (and lists of them for vector g
 impl Encoder {
     pub fn new(plan: &Plan, opts: EncoderOptions) -> Encoder {
         let mut header = Vec::new();
-        put_bytes(&mut header, tag::QUERY_ENTITY_LABEL, plan.entity_label.as_bytes());
+        put_bytes(
+            &mut header,
+            tag::QUERY_ENTITY_LABEL,
+            plan.entity_label.as_bytes(),
+        );
         if plan.entity_label.is_empty() {
             header.clear(); // proto3 leaves an empty string out
         }
@@ -233,7 +237,9 @@ impl Encoder {
                     }
                     k.write_py_str(row, &mut self.key_scratch);
                 }
-                let lane = crate::partition::partition_for_key(self.key_scratch.as_bytes(), partitions) as usize;
+                let lane =
+                    crate::partition::partition_for_key(self.key_scratch.as_bytes(), partitions)
+                        as usize;
                 if lane != self.lane {
                     self.switch_lane(lane);
                 }
@@ -559,7 +565,11 @@ impl Ctx<'_, '_, '_> {
                     if narrowed.is_infinite() || (narrowed.abs() as f64) > max {
                         let mut value = String::new();
                         super::pyfmt::write_float(&mut value, v);
-                        return Err(self.out_of_range(column, value, format!("largest finite value {max}")));
+                        return Err(self.out_of_range(
+                            column,
+                            value,
+                            format!("largest finite value {max}"),
+                        ));
                     }
                 }
                 Ok(narrowed as f64)

@@ -35,7 +35,9 @@ pub enum EncodeError {
         range: String,
     },
 
-    #[error("column {column:?} value {value} for key {key} cannot be sent as {data_type}: {reason}")]
+    #[error(
+        "column {column:?} value {value} for key {key} cannot be sent as {data_type}: {reason}"
+    )]
     NotRepresentable {
         column: String,
         key: String,

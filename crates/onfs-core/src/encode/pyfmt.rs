@@ -23,15 +23,20 @@ pub fn write_float(out: &mut String, v: f64) {
     // the correctly rounded one at that precision (ties to even).
     let mut sci = String::with_capacity(32);
     let _ = write!(sci, "{v:e}");
-    let precision = sci
-        .split_once('e')
-        .map_or(0, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count().saturating_sub(1));
+    let precision = sci.split_once('e').map_or(0, |(m, _)| {
+        m.bytes()
+            .filter(u8::is_ascii_digit)
+            .count()
+            .saturating_sub(1)
+    });
     let mut rounded = String::with_capacity(32);
     let _ = write!(rounded, "{v:.precision$e}");
     if rounded != sci && rounded.parse::<f64>() == Ok(v) {
         sci = rounded;
     }
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp always has an exponent");
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("LowerExp always has an exponent");
     let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),

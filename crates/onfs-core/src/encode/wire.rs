@@ -16,7 +16,7 @@ pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 #[inline]
 pub fn varint_len(v: u64) -> usize {
     // 1 + floor(log128(v)), with 0 taking one byte.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// A length-delimited field: tag, length, bytes.
@@ -103,7 +103,10 @@ mod tests {
             (127, vec![127]),
             (128, vec![0x80, 1]),
             (300, vec![0xac, 0x02]),
-            (u64::MAX, vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]),
+            (
+                u64::MAX,
+                vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1],
+            ),
         ] {
             let mut b = Vec::new();
             put_varint(&mut b, v);

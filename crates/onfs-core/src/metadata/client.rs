@@ -35,7 +35,11 @@ impl std::fmt::Debug for MetadataRequest {
 }
 
 impl MetadataRequest {
-    pub fn new(url: impl Into<String>, job_id: impl Into<String>, job_token: impl Into<String>) -> Self {
+    pub fn new(
+        url: impl Into<String>,
+        job_id: impl Into<String>,
+        job_token: impl Into<String>,
+    ) -> Self {
         MetadataRequest {
             url: url.into(),
             job_id: job_id.into(),
@@ -258,6 +262,9 @@ mod tests {
     #[test]
     fn non_http_url_is_rejected() {
         let r = MetadataRequest::new("ftp://h/x", "job", "t");
-        assert!(matches!(fetch_metadata(&r), Err(MetadataError::BadUrl { .. })));
+        assert!(matches!(
+            fetch_metadata(&r),
+            Err(MetadataError::BadUrl { .. })
+        ));
     }
 }

@@ -145,16 +145,22 @@ fn field<'v>(obj: &'v Value, path: &str, key: &str) -> Result<&'v Value, Metadat
 
 fn string(obj: &Value, path: &str, key: &str) -> Result<String, MetadataFormatError> {
     let v = field(obj, path, key)?;
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| err(&join(path, key), format!("expected a string, found {}", kind_of(v))))
+    v.as_str().map(str::to_string).ok_or_else(|| {
+        err(
+            &join(path, key),
+            format!("expected a string, found {}", kind_of(v)),
+        )
+    })
 }
 
 fn list<'v>(obj: &'v Value, path: &str, key: &str) -> Result<&'v [Value], MetadataFormatError> {
     let v = field(obj, path, key)?;
-    v.as_array()
-        .map(Vec::as_slice)
-        .ok_or_else(|| err(&join(path, key), format!("expected a list, found {}", kind_of(v))))
+    v.as_array().map(Vec::as_slice).ok_or_else(|| {
+        err(
+            &join(path, key),
+            format!("expected a list, found {}", kind_of(v)),
+        )
+    })
 }
 
 impl Metadata {
@@ -175,9 +181,12 @@ impl Metadata {
 
     pub fn from_value(root: &Value) -> Result<Metadata, MetadataFormatError> {
         let keys = field(root, "", "keys")?;
-        let keys_map = keys
-            .as_object()
-            .ok_or_else(|| err("keys", format!("expected an object, found {}", kind_of(keys))))?;
+        let keys_map = keys.as_object().ok_or_else(|| {
+            err(
+                "keys",
+                format!("expected an object, found {}", kind_of(keys)),
+            )
+        })?;
         let mut entries = keys_map.iter();
         let (entity_label, cols) = match (entries.next(), entries.next()) {
             (Some(first), None) => first,
@@ -235,11 +244,12 @@ impl Metadata {
                 for (k, dp) in list(bp, &bpath, "data-paths")?.iter().enumerate() {
                     let dpath = format!("{bpath}.data-paths[{k}]");
                     let dt_name = string(dp, &dpath, "data-type")?;
-                    let data_type: DataType = dt_name
-                        .parse()
-                        .map_err(|e: crate::datatype::UnknownDataType| {
-                            err(&format!("{dpath}.data-type"), e.to_string())
-                        })?;
+                    let data_type: DataType =
+                        dt_name
+                            .parse()
+                            .map_err(|e: crate::datatype::UnknownDataType| {
+                                err(&format!("{dpath}.data-type"), e.to_string())
+                            })?;
                     paths.push(DataPath {
                         entity_label: string(dp, &dpath, "entity-label")?,
                         feature_group: string(dp, &dpath, "feature-group-label")?,
@@ -304,13 +314,17 @@ mod tests {
     fn wrong_type_and_bad_json() {
         let text = doc("DataTypeInt64").replace(r#""default-value": "0""#, r#""default-value": 0"#);
         let e = Metadata::from_json(&text).unwrap_err();
-        assert!(e.to_string().contains("default-value: expected a string, found a number"));
+        assert!(e
+            .to_string()
+            .contains("default-value: expected a string, found a number"));
         let e = Metadata::from_json("{\"keys\": ").unwrap_err();
         assert!(e.problem.starts_with("not valid JSON"), "{e}");
         let e = Metadata::from_json(r#"{"keys": {}, "data": []}"#).unwrap_err();
         assert_eq!(e.path, "keys");
-        let e = Metadata::from_json(r#"{"keys": {"u": ["id"]}, "data": [{"storage-provider": "CSV"}]}"#)
-            .unwrap_err();
+        let e = Metadata::from_json(
+            r#"{"keys": {"u": ["id"]}, "data": [{"storage-provider": "CSV"}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.path, "data[0].storage-provider");
         assert!(e.problem.contains("DELTA_ADLS"));
     }

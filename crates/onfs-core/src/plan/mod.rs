@@ -132,7 +132,10 @@ impl Plan {
                             group_type
                         );
                     }
-                    match feature_groups.iter_mut().find(|g| g.label == p.feature_group) {
+                    match feature_groups
+                        .iter_mut()
+                        .find(|g| g.label == p.feature_group)
+                    {
                         Some(g) => {
                             g.features.push(p.feature_label.clone());
                             g.columns.push(renamed);
@@ -222,7 +225,10 @@ mod tests {
     fn one_column_feeds_two_groups_and_a_group_spans_sources() {
         let p = Plan::build(&meta(), &[]).unwrap();
         assert_eq!(p.feature_groups.len(), 2);
-        assert_eq!(p.feature_groups[0].columns, vec!["orders___g1___a", "t___g1___b"]);
+        assert_eq!(
+            p.feature_groups[0].columns,
+            vec!["orders___g1___a", "t___g1___b"]
+        );
         assert_eq!(p.feature_groups[1].columns, vec!["orders___g2___a"]);
         assert_eq!(
             p.feature_mapping[0].columns,

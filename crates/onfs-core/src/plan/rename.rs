@@ -14,9 +14,7 @@ pub fn table_part(source: &str, kind: SourceKind) -> Result<String, String> {
         parts.next();
         return match parts.next() {
             Some(t) if !t.is_empty() => Ok(t.to_string()),
-            _ => Err(format!(
-                "TABLE source {source:?} is not a `db.table` name"
-            )),
+            _ => Err(format!("TABLE source {source:?} is not a `db.table` name")),
         };
     }
     let without_scheme = match source.find("://") {
@@ -67,7 +65,11 @@ mod tests {
             ("gs://bucket/features/all_types/", ParquetGcs, "all_types"),
             ("s3://bucket/a/User-Feats", ParquetS3, "user_feats"),
             ("s3a://bucket/a/b.c/", DeltaS3, "b_c"),
-            ("abfss://cont@acct.dfs.core.windows.net/x/9lives", ParquetAdls, "_9lives"),
+            (
+                "abfss://cont@acct.dfs.core.windows.net/x/9lives",
+                ParquetAdls,
+                "_9lives",
+            ),
             ("az://cont/x/y", DeltaAdls, "y"),
             ("file:///tmp/data/Table One", ParquetGcs, "table_one"),
             ("/tmp/data/t1/", ParquetS3, "t1"),

@@ -8,7 +8,10 @@ use crate::support::*;
 
 fn check_encode_case(case: &str, batch_size: usize, groups: &[&str]) {
     let dir = reference_case(case);
-    let plan = plan_of(&std::fs::read_to_string(dir.join("metadata.json")).unwrap(), groups);
+    let plan = plan_of(
+        &std::fs::read_to_string(dir.join("metadata.json")).unwrap(),
+        groups,
+    );
     let batches = read_parquet(&dir.join("input.parquet"));
     let messages = encode_all(
         &plan,
@@ -38,7 +41,11 @@ fn check_encode_case(case: &str, batch_size: usize, groups: &[&str]) {
         // inspect prints the very line the original's tool wrote.
         let got = message_json_line(m.intra_batch_id, &m.value).unwrap();
         if got != *line {
-            let at = got.bytes().zip(line.bytes()).take_while(|(a, b)| a == b).count();
+            let at = got
+                .bytes()
+                .zip(line.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
             let lo = at.saturating_sub(80);
             panic!(
                 "{case}: inspect line {} differs at byte {at}:\n ours: {}\n want: {}",
@@ -57,18 +64,28 @@ fn all_types_is_byte_identical() {
 
 #[test]
 fn all_types_fgs_is_byte_identical() {
-    check_encode_case("all-types-fgs", 3, &["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"]);
+    check_encode_case(
+        "all-types-fgs",
+        3,
+        &["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"],
+    );
 }
 
 #[test]
 fn plan_json_matches_for_every_case() {
     for (case, groups) in [
         ("all-types", vec![]),
-        ("all-types-fgs", vec!["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"]),
+        (
+            "all-types-fgs",
+            vec!["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"],
+        ),
         ("tables-pipeline", vec![]),
     ] {
         let dir = reference_case(case);
-        let plan = plan_of(&std::fs::read_to_string(dir.join("metadata.json")).unwrap(), &groups);
+        let plan = plan_of(
+            &std::fs::read_to_string(dir.join("metadata.json")).unwrap(),
+            &groups,
+        );
         let want: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("expected/plan.json")).unwrap())
                 .unwrap();

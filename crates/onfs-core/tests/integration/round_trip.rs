@@ -33,22 +33,26 @@ const ROWS: usize = 997;
 #[test]
 fn every_type_round_trips() {
     let types = [
-        "FP8E5M2", "FP8E4M3", "FP16", "FP32", "FP64", "Int8", "Int16", "Int32", "Int64", "Uint8", "Uint16",
-        "Uint32", "Uint64", "String", "Bool",
+        "FP8E5M2", "FP8E4M3", "FP16", "FP32", "FP64", "Int8", "Int16", "Int32", "Int64", "Uint8",
+        "Uint16", "Uint32", "Uint64", "String", "Bool",
     ];
     let mut groups: Vec<(String, String)> = Vec::new();
     for t in types {
         groups.push((format!("g_{t}"), t.to_string()));
         groups.push((format!("g_{t}_v"), format!("{t}Vector")));
     }
-    let spec: Vec<(&str, &str, &[&str])> =
-        groups.iter().map(|(g, t)| (g.as_str(), t.as_str(), &["a", "b"][..])).collect();
+    let spec: Vec<(&str, &str, &[&str])> = groups
+        .iter()
+        .map(|(g, t)| (g.as_str(), t.as_str(), &["a", "b"][..]))
+        .collect();
     let plan = plan_of(&metadata_json(&spec), &[]);
 
     let mut g = Gen(0x9e3779b97f4a7c15);
     let mut columns: Vec<(String, ArrayRef)> = vec![(
         "user_id".into(),
-        Arc::new(StringArray::from((0..ROWS).map(|i| format!("u-{i}")).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(
+            (0..ROWS).map(|i| format!("u-{i}")).collect::<Vec<_>>(),
+        )),
     )];
     for (group, t) in &groups {
         for f in ["a", "b"] {
@@ -65,7 +69,15 @@ fn every_type_round_trips() {
     }
     assert_eq!(at, ROWS);
 
-    let messages = encode_all(&plan, &batches, EncoderOptions { batch_size: 13, ..Default::default() }).unwrap();
+    let messages = encode_all(
+        &plan,
+        &batches,
+        EncoderOptions {
+            batch_size: 13,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(messages.len(), ROWS.div_ceil(13));
     let mut row = 0;
     for (i, m) in messages.iter().enumerate() {
@@ -79,7 +91,10 @@ fn every_type_round_trips() {
         for d in &q.data {
             assert_eq!(d.key_values, vec![format!("u-{row}")]);
             for (gi, (group, t)) in groups.iter().enumerate() {
-                let values = d.feature_values[gi].values.as_ref().expect("values always present");
+                let values = d.feature_values[gi]
+                    .values
+                    .as_ref()
+                    .expect("values always present");
                 for (fi, f) in ["a", "b"].iter().enumerate() {
                     let source = full.column_by_name(&col(group, f)).unwrap();
                     check_value(t, source, row, values, fi);
@@ -101,8 +116,17 @@ fn make_column(t: &str, g: &mut Gen) -> ArrayRef {
         for l in &lens {
             offsets.push(offsets.last().unwrap() + *l as i32);
         }
-        let field = Arc::new(arrow_schema::Field::new("item", values.data_type().clone(), true));
-        Arc::new(ListArray::new(field, arrow_buffer::OffsetBuffer::new(offsets.into()), values, None))
+        let field = Arc::new(arrow_schema::Field::new(
+            "item",
+            values.data_type().clone(),
+            true,
+        ));
+        Arc::new(ListArray::new(
+            field,
+            arrow_buffer::OffsetBuffer::new(offsets.into()),
+            values,
+            None,
+        ))
     } else {
         make_values(t, ROWS, g)
     }
@@ -110,24 +134,50 @@ fn make_column(t: &str, g: &mut Gen) -> ArrayRef {
 
 fn make_values(t: &str, n: usize, g: &mut Gen) -> ArrayRef {
     match t {
-        "FP8E5M2" => Arc::new(Float32Array::from_iter_values((0..n).map(|_| g.float(50_000.0) as f32))),
-        "FP8E4M3" => Arc::new(Float64Array::from_iter_values((0..n).map(|_| g.float(440.0)))),
-        "FP16" => Arc::new(Float64Array::from_iter_values((0..n).map(|_| g.float(65_000.0)))),
-        "FP32" => Arc::new(Float64Array::from_iter_values((0..n).map(|_| g.float(1e30)))),
-        "FP64" => Arc::new(Float64Array::from_iter_values((0..n).map(|_| g.float(1e300)))),
-        "Int8" => Arc::new(Int8Array::from_iter_values((0..n).map(|_| g.int(-128, 127) as i8))),
-        "Int16" => Arc::new(Int32Array::from_iter_values((0..n).map(|_| g.int(-32768, 32767) as i32))),
-        "Int32" => Arc::new(Int64Array::from_iter_values((0..n).map(|_| g.int(i32::MIN as i64, i32::MAX as i64)))),
-        "Int64" => Arc::new(Int64Array::from_iter_values((0..n).map(|_| g.next() as i64))),
-        "Uint8" => Arc::new(UInt8Array::from_iter_values((0..n).map(|_| g.int(0, 255) as u8))),
-        "Uint16" => Arc::new(Int32Array::from_iter_values((0..n).map(|_| g.int(0, 65535) as i32))),
-        "Uint32" => Arc::new(UInt32Array::from_iter_values((0..n).map(|_| g.next() as u32))),
+        "FP8E5M2" => Arc::new(Float32Array::from_iter_values(
+            (0..n).map(|_| g.float(50_000.0) as f32),
+        )),
+        "FP8E4M3" => Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|_| g.float(440.0)),
+        )),
+        "FP16" => Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|_| g.float(65_000.0)),
+        )),
+        "FP32" => Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|_| g.float(1e30)),
+        )),
+        "FP64" => Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|_| g.float(1e300)),
+        )),
+        "Int8" => Arc::new(Int8Array::from_iter_values(
+            (0..n).map(|_| g.int(-128, 127) as i8),
+        )),
+        "Int16" => Arc::new(Int32Array::from_iter_values(
+            (0..n).map(|_| g.int(-32768, 32767) as i32),
+        )),
+        "Int32" => Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| g.int(i32::MIN as i64, i32::MAX as i64)),
+        )),
+        "Int64" => Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| g.next() as i64),
+        )),
+        "Uint8" => Arc::new(UInt8Array::from_iter_values(
+            (0..n).map(|_| g.int(0, 255) as u8),
+        )),
+        "Uint16" => Arc::new(Int32Array::from_iter_values(
+            (0..n).map(|_| g.int(0, 65535) as i32),
+        )),
+        "Uint32" => Arc::new(UInt32Array::from_iter_values(
+            (0..n).map(|_| g.next() as u32),
+        )),
         "Uint64" => Arc::new(UInt64Array::from_iter_values((0..n).map(|_| g.next()))),
         "String" => Arc::new(StringArray::from_iter_values((0..n).map(|_| {
             let len = g.int(0, 200) as usize;
             "é\"x\n".chars().cycle().take(len).collect::<String>()
         }))),
-        "Bool" => Arc::new(BooleanArray::from_iter((0..n).map(|_| Some(g.next() % 2 == 0)))),
+        "Bool" => Arc::new(BooleanArray::from_iter(
+            (0..n).map(|_| Some(g.next() % 2 == 0)),
+        )),
         other => panic!("{other}"),
     }
 }
@@ -141,7 +191,11 @@ fn expected(t: &str, leaf: &dyn Array, i: usize) -> String {
         _ => leaf.as_primitive::<Float64Type>().value(i),
     };
     let as_i128 = |leaf: &dyn Array| -> i128 {
-        let c = arrow_cast::cast(&leaf.slice(i, 1), &arrow_schema::DataType::Decimal128(38, 0)).unwrap();
+        let c = arrow_cast::cast(
+            &leaf.slice(i, 1),
+            &arrow_schema::DataType::Decimal128(38, 0),
+        )
+        .unwrap();
         c.as_primitive::<Decimal128Type>().value(0)
     };
     match t {
@@ -156,7 +210,9 @@ fn expected(t: &str, leaf: &dyn Array, i: usize) -> String {
 fn wire(t: &str, v: &Values) -> Vec<String> {
     let base = t.strip_suffix("Vector").unwrap_or(t);
     match base {
-        "FP8E5M2" | "FP8E4M3" | "FP16" | "FP32" => v.fp32_values.iter().map(|x| format!("{x:?}")).collect(),
+        "FP8E5M2" | "FP8E4M3" | "FP16" | "FP32" => {
+            v.fp32_values.iter().map(|x| format!("{x:?}")).collect()
+        }
         "FP64" => v.fp64_values.iter().map(|x| format!("{x:?}")).collect(),
         "Int8" | "Int16" | "Int32" => v.int32_values.iter().map(|x| x.to_string()).collect(),
         "Int64" => v.int64_values.iter().map(|x| x.to_string()).collect(),
@@ -173,13 +229,25 @@ fn check_value(t: &str, source: &ArrayRef, row: usize, values: &Values, feature:
     if let Some(base) = t.strip_suffix("Vector") {
         let list = source.as_list::<i32>();
         let elems = list.value(row);
-        let want: Vec<String> = (0..elems.len()).map(|i| expected(base, elems.as_ref(), i)).collect();
-        let got = wire(t, values.vector[feature].values.as_ref().expect("vector values present"));
+        let want: Vec<String> = (0..elems.len())
+            .map(|i| expected(base, elems.as_ref(), i))
+            .collect();
+        let got = wire(
+            t,
+            values.vector[feature]
+                .values
+                .as_ref()
+                .expect("vector values present"),
+        );
         assert_eq!(got, want, "{t} row {row}");
     } else {
         let got = wire(t, values);
         assert_eq!(got.len(), 2, "{t}: two features");
-        assert_eq!(got[feature], expected(t, source.as_ref(), row), "{t} row {row}");
+        assert_eq!(
+            got[feature],
+            expected(t, source.as_ref(), row),
+            "{t} row {row}"
+        );
     }
 }
 
@@ -195,12 +263,24 @@ fn keys_print_as_python_str() {
     let k3: ArrayRef = Arc::new(Date32Array::from(vec![20_757, 0]));
     let k4: ArrayRef = Arc::new(Float32Array::from(vec![0.1, f32::NAN]));
     let f: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
-    let b = batch(vec![("k1", k1), ("k2", k2), ("k3", k3), ("k4", k4), ("t___g___f", f)]);
+    let b = batch(vec![
+        ("k1", k1),
+        ("k2", k2),
+        ("k3", k3),
+        ("k4", k4),
+        ("t___g___f", f),
+    ]);
     let m = encode_all(&plan, &[b], EncoderOptions::default()).unwrap();
     let q = decode(&m[0]);
     assert_eq!(q.keys_schema, vec!["k1", "k2", "k3", "k4"]);
-    assert_eq!(q.data[0].key_values, vec!["True", "1.0", "2026-10-31", "0.10000000149011612"]);
-    assert_eq!(q.data[1].key_values, vec!["False", "1e+16", "1970-01-01", "nan"]);
+    assert_eq!(
+        q.data[0].key_values,
+        vec!["True", "1.0", "2026-10-31", "0.10000000149011612"]
+    );
+    assert_eq!(
+        q.data[1].key_values,
+        vec!["False", "1e+16", "1970-01-01", "nan"]
+    );
 }
 
 #[test]
@@ -210,7 +290,11 @@ fn key_mode_groups_rows_by_partition_and_keys_messages() {
     let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
     let vals: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 10)));
     let b = batch(vec![("user_id", keys), (&col("g", "f"), vals)]);
-    let o = EncoderOptions { batch_size: 7, key_partitions: Some(6), ..Default::default() };
+    let o = EncoderOptions {
+        batch_size: 7,
+        key_partitions: Some(6),
+        ..Default::default()
+    };
     let messages = encode_all(&plan, &[b.slice(0, 123), b.slice(123, 377)], o).unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in messages.iter().enumerate() {
@@ -218,16 +302,25 @@ fn key_mode_groups_rows_by_partition_and_keys_messages() {
         let p = m.partition.expect("keyed messages have a partition");
         let q = decode(m);
         assert!(q.data.len() <= 7);
-        assert_eq!(m.key.as_deref(), Some(q.data[0].key_values[0].as_bytes()), "key of the first row");
+        assert_eq!(
+            m.key.as_deref(),
+            Some(q.data[0].key_values[0].as_bytes()),
+            "key of the first row"
+        );
         for d in &q.data {
             let k = &d.key_values[0];
-            assert_eq!(onfs_core::partition::partition_for_key(k.as_bytes(), 6) as i32, p, "row {k} in partition {p}");
+            assert_eq!(
+                onfs_core::partition::partition_for_key(k.as_bytes(), 6) as i32,
+                p,
+                "row {k} in partition {p}"
+            );
             let v = d.feature_values[0].values.as_ref().unwrap().int64_values[0];
             assert_eq!(v, k.parse::<i64>().unwrap() * 10);
             assert!(seen.insert(k.clone()), "row {k} twice");
         }
     }
     assert_eq!(seen.len(), n as usize);
-    let partitions: std::collections::BTreeSet<_> = messages.iter().map(|m| m.partition.unwrap()).collect();
+    let partitions: std::collections::BTreeSet<_> =
+        messages.iter().map(|m| m.partition.unwrap()).collect();
     assert_eq!(partitions.len(), 6, "500 keys spread over all 6 partitions");
 }

@@ -1,0 +1,16 @@
+//! `onfs-push send`: a folder of messages to Kafka.
+
+use crate::args::SendArgs;
+use crate::deliver;
+use crate::error::CliResult;
+
+pub fn run(args: &SendArgs) -> CliResult<()> {
+    let files = onfs_file::messages::message_files(&args.path)?;
+    tracing::debug!(files = files.len(), "sending {}", args.path.display());
+    let producer = deliver::producer_config(&args.kafka)?;
+    let sink = deliver::connect(&args.kafka, producer)?;
+    let mut deliverer = deliver::Deliverer::new(sink, &args.kafka)?;
+    deliver::deliver_folder(&mut deliverer, &args.path, args.kafka.kafka_num_batches)?;
+    deliverer.finish("sent")?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! onfs-push end to end: the real binary, real files, a real HTTP server.
+
+mod support;
+
+mod encode;
+mod kafka;
+mod metadata;
+mod plan;

@@ -1,0 +1,225 @@
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+pub fn case(name: &str) -> PathBuf {
+    testdata().join("reference").join(name)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all_output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn onfs(args: &[&str]) -> Run {
+    onfs_env(args, &[])
+}
+
+pub fn onfs_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onfs-push"));
+    cmd.args(args)
+        .env_remove("ONFS_JOB_TOKEN")
+        .env_remove("ONFS_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run onfs-push");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The test broker: from ONFS_KAFKA_BOOTSTRAP / ONFS_KAFKA_SASL_BOOTSTRAP, else started (once)
+/// with `scripts/kafka-test-broker.sh` and automatic topic creation off.
+pub struct Broker {
+    pub bootstrap: String,
+    pub sasl: String,
+}
+
+pub fn broker() -> &'static Broker {
+    static BROKER: std::sync::OnceLock<Broker> = std::sync::OnceLock::new();
+    BROKER.get_or_init(|| {
+        if let (Ok(b), Ok(s)) = (
+            std::env::var("ONFS_KAFKA_BOOTSTRAP"),
+            std::env::var("ONFS_KAFKA_SASL_BOOTSTRAP"),
+        ) {
+            return Broker {
+                bootstrap: b,
+                sasl: s,
+            };
+        }
+        let env = start_broker(None);
+        Broker {
+            bootstrap: env["ONFS_KAFKA_BOOTSTRAP"].clone(),
+            sasl: env["ONFS_KAFKA_SASL_BOOTSTRAP"].clone(),
+        }
+    })
+}
+
+/// Runs the broker script (`start`, `restart`, `kill9`, `stop`) on a state dir; returns its env file.
+pub fn broker_script(cmd: &str, state: Option<&Path>) -> std::collections::HashMap<String, String> {
+    let mut c = Command::new("bash");
+    c.arg(repo().join("scripts/kafka-test-broker.sh"))
+        .arg(cmd)
+        .env("ONFS_KAFKA_AUTO_CREATE", "false");
+    if let Some(dir) = state {
+        c.env("ONFS_KAFKA_DIR", dir);
+    }
+    let out = c.output().expect("run the broker script");
+    assert!(
+        out.status.success(),
+        "kafka-test-broker.sh {cmd} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = state.map(Path::to_path_buf).unwrap_or_else(|| {
+        PathBuf::from(
+            std::env::var("ONFS_KAFKA_DIR").unwrap_or_else(|_| "/tmp/onfs-kafka-test".into()),
+        )
+    });
+    let text = std::fs::read_to_string(dir.join("env")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+pub fn start_broker(state: Option<&Path>) -> std::collections::HashMap<String, String> {
+    broker_script("start", state)
+}
+
+/// A topic name no other test uses.
+pub fn unique_topic(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Drives a future to completion on this thread.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    }
+}
+
+pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let results = block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(30))),
+    ))
+    .expect("create topic");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
+/// Every record of a topic.
+pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<onfs_kafka::topic::Record> {
+    let mut out = Vec::new();
+    onfs_kafka::topic::read_topic(bootstrap, topic, &[], None, |r| {
+        out.push(r);
+        true
+    })
+    .expect("read topic");
+    out
+}
+
+pub fn decode(value: &[u8]) -> onfs_core::proto::Query {
+    use prost::Message;
+    onfs_core::proto::Query::decode(value).expect("a persist.Query")
+}
+
+/// Writes `rows` rows of `user_id` (0..rows) and one Int64 feature `3 * user_id` to a Parquet
+/// file, with metadata for them; returns (metadata path, input path).
+pub fn int_dataset(dir: &Path, rows: i64) -> (PathBuf, PathBuf) {
+    use std::sync::Arc;
+    let meta = r#"{"keys": {"user": ["user_id"]}, "data": [{"storage-provider": "TABLE", "base-path": [{"source-base-path": "db.t", "data-paths": [
+        {"entity-label": "user", "feature-group-label": "g", "feature-label": "f", "source-data-column": "f", "default-value": "0", "data-type": "DataTypeInt64"}]}]}]}"#;
+    let meta_path = dir.join("metadata.json");
+    std::fs::write(&meta_path, meta).unwrap();
+    let ids: arrow_array::ArrayRef = Arc::new(arrow_array::Int64Array::from_iter_values(0..rows));
+    let vals: arrow_array::ArrayRef = Arc::new(arrow_array::Int64Array::from_iter_values(
+        (0..rows).map(|i| i * 3),
+    ));
+    let batch =
+        arrow_array::RecordBatch::try_from_iter([("user_id", ids), ("t___g___f", vals)]).unwrap();
+    let input = dir.join("input.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&input).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    (meta_path, input)
+}
+
+/// Decoded `(key, value)` rows of an `int_dataset` run read back from a topic.
+pub fn int_rows(records: &[onfs_kafka::topic::Record]) -> Vec<(i64, i64)> {
+    let mut rows = Vec::new();
+    for r in records {
+        let q = decode(&r.value);
+        assert_eq!(Some(q.data.len() as u32), r.rows, "rows header");
+        for d in q.data {
+            let k: i64 = d.key_values[0].parse().unwrap();
+            rows.push((
+                k,
+                d.feature_values[0].values.as_ref().unwrap().int64_values[0],
+            ));
+        }
+    }
+    rows
+}
