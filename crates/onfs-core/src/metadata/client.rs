@@ -85,17 +85,46 @@ pub enum MetadataError {
     File { path: String, reason: String },
 }
 
-/// Replaces every occurrence of `secret` (and its URL-encoded form) in `text`.
+/// Replaces every occurrence of `secret` in `text`: as is, percent-encoded in any style (a URL
+/// echoed back by a server), and escaped as Rust or JSON would quote it.
 pub fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() {
         return text.to_string();
     }
-    let mut out = text.replace(secret, "<redacted>");
-    let encoded = url_encode(secret);
-    if encoded != secret {
-        out = out.replace(&encoded, "<redacted>");
+    const R: &str = "<redacted>";
+    let escaped = format!("{secret:?}");
+    let escaped = &escaped[1..escaped.len() - 1];
+    let mut out = text.replace(secret, R).replace(escaped, R);
+    for encoded in [url_encode(secret), url_encode(secret).to_lowercase()] {
+        if encoded != secret {
+            out = out.replace(&encoded, R);
+        }
+    }
+    // Any other encoding of it (some characters escaped, others not): decode and look again.
+    let decoded = percent_decode(&out);
+    if decoded.contains(secret) {
+        out = decoded.replace(secret, R);
     }
     out
+}
+
+/// `%XX` sequences decoded (invalid ones and non-UTF-8 results left as they were).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() && text.is_char_boundary(i + 3) {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 fn url_encode(s: &str) -> String {
@@ -199,7 +228,7 @@ fn try_once(agent: &ureq::Agent, req: &MetadataRequest) -> Attempt {
             Err(source) => Attempt::Fail(MetadataError::Format {
                 origin: url,
                 source: MetadataFormatError {
-                    path: source.path,
+                    path: scrub(&source.path, secret),
                     problem: scrub(&source.problem, secret),
                 },
             }),
@@ -251,6 +280,9 @@ mod tests {
         assert_eq!(scrub("a tok/en b", "tok/en"), "a <redacted> b");
         assert_eq!(scrub("jobToken=tok%2Fen", "tok/en"), "jobToken=<redacted>");
         assert_eq!(scrub("nothing", ""), "nothing");
+        assert_eq!(scrub("jobToken=tok%2F!*", "tok/!*"), "jobToken=<redacted>");
+        assert_eq!(scrub("t=tok%2fen", "tok/en"), "t=<redacted>");
+        assert_eq!(scrub(r#"type "a\"b""#, "a\"b"), r#"type "<redacted>""#);
     }
 
     #[test]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test of onfs-push: formatting, clippy, then all tests against a real
+# Kafka broker (started here from Maven Central jars, stopped at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onfs-push/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== test broker"
+export ONFS_KAFKA_DIR="${ONFS_KAFKA_DIR:-$(mktemp -d /tmp/onfs-kafka-ci.XXXXXX)}"
+ONFS_KAFKA_AUTO_CREATE=false scripts/kafka-test-broker.sh start | tail -n 1
+cleanup() { scripts/kafka-test-broker.sh stop --clean >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+# shellcheck disable=SC1091
+source "$ONFS_KAFKA_DIR/env"
+export ONFS_KAFKA_BOOTSTRAP ONFS_KAFKA_SASL_BOOTSTRAP
+
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== benchmarks build"
+cargo bench --workspace --locked --no-run
