@@ -31,6 +31,10 @@ pub enum Command {
     /// Show which offline columns feed which feature groups.
     #[command(after_help = EXIT_CODES)]
     Plan(PlanArgs),
+    /// Run the whole job: read the offline sources (newest partition), join, fill defaults,
+    /// encode, and send to Kafka or write files.
+    #[command(after_help = EXIT_CODES)]
+    Run(Box<RunArgs>),
     /// Encode a Parquet input (entity + renamed feature columns) into messages.
     #[command(after_help = EXIT_CODES)]
     Encode(Box<EncodeArgs>),
@@ -216,14 +220,103 @@ pub struct EncodeArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
+    #[command(flatten)]
+    pub spool: SpoolArgs,
+}
+
+/// How Kafka output is staged.
+#[derive(Debug, Clone, Args)]
+pub struct SpoolArgs {
     /// With Kafka output: send while encoding instead of encoding everything first. Faster start
     /// and no spool on disk, but a data error found late leaves the earlier messages sent.
-    #[arg(long, requires = "kafka_brokers")]
+    #[arg(long)]
     pub stream: bool,
 
     /// Where Kafka output is encoded before it is sent (default: the system temp folder).
     #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DuplicateKeyArg {
+    /// Fail before sending anything.
+    Error,
+    /// Count them, show examples, send every row (what the original does, silently).
+    Warn,
+    /// Keep one row per key.
+    KeepAny,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+
+    /// A job configuration file (TOML): every setting, several entity jobs; flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A TABLE source's location in the built-in catalog, repeatable: NAME=LOCATION (Delta when
+    /// the location holds _delta_log/, else Parquet).
+    #[arg(long = "table", value_name = "NAME=LOCATION")]
+    pub tables: Vec<String>,
+
+    /// The partition column of a kind of source, repeatable: KIND=COL with KIND table (default
+    /// process_date), parquet (default ts) or delta (default ts).
+    #[arg(long = "partition-column", value_name = "KIND=COL")]
+    pub partition_columns: Vec<String>,
+
+    /// Read this partition value of every source instead of the newest.
+    #[arg(long, value_name = "VALUE", conflicts_with_all = ["partition_range", "all_partitions"])]
+    pub partition: Option<String>,
+
+    /// Backfill: one pass per partition value from FROM to TO (inclusive), in order.
+    #[arg(long, value_name = "FROM..TO", conflicts_with = "all_partitions")]
+    pub partition_range: Option<String>,
+
+    /// Read every row of every source, whatever its partition.
+    #[arg(long)]
+    pub all_partitions: bool,
+
+    /// At most this many rows after the join.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// What to do when an entity key appears more than once after the join.
+    #[arg(long, value_enum, default_value_t = DuplicateKeyArg::Warn)]
+    pub on_duplicate_key: DuplicateKeyArg,
+
+    /// Memory the query engine may use before spilling to disk (e.g. 2GB; default: half of RAM).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
+    /// Where the query engine spills (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+
+    /// Read, join, fill and encode everything, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write the run's summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// No progress and no periodic log lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub encode: EncodeOptions,
+
+    #[command(flatten)]
+    pub file_out: FileOutArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    #[command(flatten)]
+    pub spool: SpoolArgs,
 }
 
 #[derive(Debug, Args)]

@@ -105,6 +105,16 @@ impl Deliverer {
         self.partitions
     }
 
+    /// Whether anything was handed to the producer.
+    pub fn sent_any(&self) -> bool {
+        self.sink.messages_sent() > 0
+    }
+
+    /// Rows delivered so far, readable from another thread.
+    pub fn delivered_rows_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        self.sink.delivered_counter()
+    }
+
     pub fn offer(&mut self, m: &Framed) -> CliResult<()> {
         if self.sink.has_failures() {
             // Fail fast: the rest is kept, not sent.

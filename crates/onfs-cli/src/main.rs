@@ -2,22 +2,30 @@
 
 mod args;
 mod cmd;
+mod config;
 mod deliver;
 mod error;
 mod logging;
 mod metadata;
+mod output;
+mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logging::init(&cli.log_level);
     let result = match &cli.command {
         Command::Plan(a) => cmd::plan::run(a),
+        Command::Run(a) => cmd::run::run(
+            a,
+            &cmd::run::settings::Given(matches.subcommand_matches("run")),
+        ),
         Command::Encode(a) => cmd::encode::run(a),
         Command::Send(a) => cmd::send::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),

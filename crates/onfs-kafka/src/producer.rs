@@ -288,6 +288,22 @@ impl KafkaSink {
         self.partitions
     }
 
+    /// Messages handed to the producer so far.
+    pub fn messages_sent(&self) -> u64 {
+        self.messages
+    }
+
+    /// Messages with a successful delivery report so far.
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Ordering::Relaxed)
+    }
+
+    /// A handle to read the delivered count from another thread (progress display).
+    pub fn delivered_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.delivered_rows.load(Ordering::Relaxed)
+    }
+
     /// Whether any delivery has failed so far (a reason to stop sending).
     pub fn has_failures(&self) -> bool {
         self.shared.any_failed.load(Ordering::Relaxed)

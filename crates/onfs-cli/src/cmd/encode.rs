@@ -1,14 +1,14 @@
-//! `onfs-push encode`: a Parquet input to messages.
+//! `onfs-push encode`: a Parquet input to messages, written to files or sent to Kafka.
 
 use std::time::Instant;
 
 use onfs_core::{Encoder, EncoderOptions, Plan};
-use onfs_file::{DirSink, OutFormat, ParquetInput, RunInfo};
+use onfs_file::{ParquetInput, RunInfo};
 
-use crate::args::{EncodeArgs, EncodeOptions, FileOutArgs, KeyMode, OutFormatArg};
-use crate::deliver;
-use crate::error::{usage, CliResult};
+use crate::args::{EncodeArgs, EncodeOptions};
+use crate::error::CliResult;
 use crate::metadata::load_plan;
+use crate::output::Output;
 
 /// Arrow rows per record batch read from Parquet.
 const READ_BATCH_ROWS: usize = 8192;
@@ -25,107 +25,36 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let plan = load_plan(&args.metadata)?;
     let input = ParquetInput::open(&args.input)?;
-    if args.kafka.kafka_brokers.is_some() {
-        if args.file_out.out.is_some() {
-            return Err(usage(anyhow::anyhow!(
-                "pass either --out DIR or --kafka-brokers, not both"
-            )));
-        }
-        return run_kafka(args, &plan, &input);
-    }
-    let FileOutArgs {
-        out,
-        out_format,
-        overwrite,
-    } = &args.file_out;
-    let Some(out) = out else {
-        return Err(usage(anyhow::anyhow!(
-            "no output: pass --out DIR, or --kafka-brokers HOST:PORT --topic TOPIC"
-        )));
-    };
-    let format = match out_format {
-        OutFormatArg::Frames => OutFormat::Frames,
-        OutFormatArg::Parquet => OutFormat::Parquet,
-    };
-    let started = Instant::now();
-    let mut sink = DirSink::create(out, format, *overwrite)?;
-    let stats = encode_input(&plan, &input, &encoder_options(&args.encode), |m| {
-        sink.write(&m.into()).map_err(Into::into)
-    })?;
-    let manifest = sink.finish(RunInfo {
-        dropped_null_key_rows: stats.dropped_null_key_rows,
-        entity_label: plan.entity_label.clone(),
-        batch_size: args.encode.batch_size as usize,
-    })?;
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "encoded {} rows into {} messages ({} bytes) in {:.2}s ({:.0} rows/s); dropped {} rows with a null key; wrote {}",
-        manifest.rows,
-        manifest.messages,
-        manifest.bytes,
-        secs,
-        manifest.rows as f64 / secs.max(1e-9),
-        manifest.dropped_null_key_rows,
-        out.display()
-    );
-    Ok(())
-}
-
-/// `encode` to Kafka: connect first, encode everything to a spool (so a data error sends
-/// nothing), then send; or, with `--stream`, send while encoding.
-fn run_kafka(args: &EncodeArgs, plan: &Plan, input: &ParquetInput) -> CliResult<()> {
-    let kafka = &args.kafka;
-    if args.stream && kafka.kafka_num_batches > 1 {
-        return Err(usage(anyhow::anyhow!(
-            "--stream sends as it encodes, so it cannot send in --kafka-num-batches rounds"
-        )));
-    }
-    let producer = deliver::producer_config(kafka)?;
     let mut opts = encoder_options(&args.encode);
-    opts.max_message_bytes = Some(deliver::max_message_bytes(
-        args.encode.max_message_bytes,
-        &producer,
-    ));
-    let sink = deliver::connect(kafka, producer)?;
-    let mut deliverer = deliver::Deliverer::new(sink, kafka)?;
-    if kafka.key == KeyMode::Entity {
-        opts.key_partitions = Some(deliverer.partitions());
-    }
-    if args.stream {
-        let encoded = encode_input(plan, input, &opts, |m| deliverer.offer(&m.into()));
-        if let Err(e) = encoded {
-            // Account for what was already sent before reporting the data error.
-            let _ = deliverer.finish("sent before the error");
+    let mut output = Output::open(&args.file_out, &args.kafka, &args.spool, false, &mut opts)?;
+    let started = Instant::now();
+    output.begin_pass()?;
+    let stats = match encode_input(&plan, &input, &opts, |m| output.write(m)) {
+        Ok(s) => s,
+        Err(e) => {
+            output.abandon();
             return Err(e);
         }
-    } else {
-        let spool_root = match &args.spool_dir {
-            Some(d) => d.clone(),
-            None => std::env::temp_dir(),
-        };
-        let spool = tempfile::Builder::new()
-            .prefix("onfs-spool-")
-            .tempdir_in(&spool_root)
-            .map_err(|e| usage(anyhow::anyhow!("--spool-dir {}: {e}", spool_root.display())))?;
-        let spool_out = spool.path().join("messages");
-        let mut sink = DirSink::create(&spool_out, OutFormat::Frames, false)?;
-        let stats = encode_input(plan, input, &opts, |m| {
-            sink.write(&m.into()).map_err(Into::into)
-        })?;
-        sink.finish(RunInfo {
-            dropped_null_key_rows: stats.dropped_null_key_rows,
-            entity_label: plan.entity_label.clone(),
-            batch_size: opts.batch_size,
-        })?;
-        eprintln!(
-            "encoded {} rows into {} messages; sending to {}",
-            stats.rows,
-            stats.messages,
-            kafka.topic.as_deref().unwrap_or_default()
-        );
-        deliver::deliver_folder(&mut deliverer, &spool_out, kafka.kafka_num_batches)?;
+    };
+    let info = RunInfo {
+        dropped_null_key_rows: stats.dropped_null_key_rows,
+        entity_label: plan.entity_label.clone(),
+        batch_size: opts.batch_size,
+    };
+    eprintln!(
+        "encoded {} rows into {} messages ({} bytes) in {:.2}s; dropped {} rows with a null key",
+        stats.rows,
+        stats.messages,
+        stats.bytes,
+        started.elapsed().as_secs_f64(),
+        stats.dropped_null_key_rows,
+    );
+    output.end_pass(info.clone())?;
+    let out_dir = output.out_dir.clone();
+    let summary = output.finish(info)?;
+    if let (Some(_), Some(dir)) = (summary.manifest, out_dir) {
+        eprintln!("wrote {}", dir.display());
     }
-    deliverer.finish("sent")?;
     Ok(())
 }
 

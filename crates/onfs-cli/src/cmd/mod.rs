@@ -1,4 +1,5 @@
 pub mod encode;
 pub mod inspect;
 pub mod plan;
+pub mod run;
 pub mod send;

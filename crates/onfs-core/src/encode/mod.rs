@@ -8,3 +8,16 @@ pub mod wire;
 
 pub use encoder::{EncodeStats, EncodedMessage, Encoder, EncoderOptions};
 pub use error::EncodeError;
+
+/// Python `str()` of the value at `row` of a key column, appended to `out` (`"null"` for a null,
+/// `"<unsupported>"` for a type no key can have).
+pub fn key_text(array: &dyn arrow_array::Array, row: usize, out: &mut String) {
+    if array.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    match column::Leaf::bind(array) {
+        Some(leaf) => leaf.write_py_str(row, out),
+        None => out.push_str("<unsupported>"),
+    }
+}

@@ -1,0 +1,117 @@
+//! The run's summary: printed at the end, and written as JSON with `--report FILE`.
+
+use std::collections::BTreeMap;
+
+use onfs_kafka::DeliveryReport;
+use onfs_sources::SourceRead;
+use serde::Serialize;
+
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub output: String,
+    pub jobs: Vec<JobReport>,
+    pub rows: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub delivered: Option<u64>,
+    pub failed: Option<u64>,
+    pub delivered_per_partition: Option<BTreeMap<i32, u64>>,
+    pub seconds: Durations,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Durations {
+    pub metadata: f64,
+    pub read_and_encode: f64,
+    pub deliver: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct JobReport {
+    pub name: String,
+    pub entity_label: String,
+    pub feature_groups: Vec<String>,
+    pub passes: Vec<PassReport>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PassReport {
+    /// The partition value of the pass (`None`: newest or all, see each source).
+    pub partition: Option<String>,
+    pub sources: Vec<SourceRead>,
+    pub rows_after_join: u64,
+    pub dropped_null_key_rows: u64,
+    pub defaults_filled: BTreeMap<String, u64>,
+    pub duplicate_keys: u64,
+    pub duplicate_key_examples: Vec<String>,
+    pub rows: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl RunReport {
+    pub fn add_delivery(&mut self, d: &DeliveryReport) {
+        self.delivered = Some(d.delivered);
+        self.failed = Some(d.failed);
+        self.delivered_per_partition = Some(d.per_partition.clone());
+    }
+
+    /// A few human lines for stderr.
+    pub fn print(&self) {
+        for job in &self.jobs {
+            for pass in &job.passes {
+                let sources: Vec<String> = pass
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        let part = match (&s.partition_column, &s.partition) {
+                            (Some(c), Some(v)) => format!(" {c}={v}"),
+                            _ => " (all rows)".into(),
+                        };
+                        let rows = s.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+                        format!("{}{part}{rows}", s.source)
+                    })
+                    .collect();
+                eprintln!("{}: read {}", job.name, sources.join("; "));
+                let filled: u64 = pass.defaults_filled.values().sum();
+                eprintln!(
+                    "{}: {} rows after the join, {} dropped (null key), {} defaults filled, {} duplicate keys -> {} rows in {} messages ({:.1} MB) in {:.2}s",
+                    job.name,
+                    pass.rows_after_join,
+                    pass.dropped_null_key_rows,
+                    filled,
+                    pass.duplicate_keys,
+                    pass.rows,
+                    pass.messages,
+                    pass.bytes as f64 / 1e6,
+                    pass.seconds
+                );
+                if pass.duplicate_keys > 0 {
+                    eprintln!(
+                        "{}: duplicate keys, e.g. {}",
+                        job.name,
+                        pass.duplicate_key_examples.join("; ")
+                    );
+                }
+            }
+        }
+        let rate = self.rows as f64 / self.seconds.read_and_encode.max(1e-9);
+        eprintln!(
+            "{}: {} rows, {} messages, {:.1} MB to {}; {:.0} rows/s read+encode; {:.2}s in all",
+            if self.dry_run {
+                "dry run (nothing sent)"
+            } else {
+                "done"
+            },
+            self.rows,
+            self.messages,
+            self.bytes as f64 / 1e6,
+            self.output,
+            rate,
+            self.seconds.total
+        );
+    }
+}

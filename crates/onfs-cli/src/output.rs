@@ -1,0 +1,208 @@
+//! Where encoded messages go: files (`--out`), Kafka (spooled per pass, or streamed), or nowhere
+//! (`--dry-run`). Shared by `encode` and `run`.
+
+use std::path::PathBuf;
+
+use onfs_core::{EncodedMessage, EncoderOptions};
+use onfs_file::{DirSink, Manifest, OutFormat, RunInfo};
+use onfs_kafka::DeliveryReport;
+
+use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
+use crate::deliver::{self, Deliverer};
+use crate::error::{usage, CliResult};
+
+struct Spool {
+    // Removed (with its files) when dropped.
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    sink: DirSink,
+}
+
+enum Target {
+    Files(DirSink),
+    Kafka {
+        deliverer: Box<Deliverer>,
+        spool_root: Option<PathBuf>,
+        spool: Option<Spool>,
+        rounds: u32,
+    },
+    Discard,
+}
+
+pub struct Output {
+    target: Target,
+    /// Where `--out` writes, for the summary.
+    pub out_dir: Option<PathBuf>,
+    pub messages: u64,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+/// What the run ends with.
+pub struct OutputSummary {
+    pub manifest: Option<Manifest>,
+    pub delivery: Option<DeliveryReport>,
+}
+
+impl Output {
+    /// Opens the output the flags ask for, and adjusts the encoder to it (message size limit
+    /// and partitions for Kafka). Kafka brokers and topic are checked here, before any read.
+    pub fn open(
+        file_out: &FileOutArgs,
+        kafka: &KafkaArgs,
+        spool: &SpoolArgs,
+        dry_run: bool,
+        encoder: &mut EncoderOptions,
+    ) -> CliResult<Output> {
+        let out = |target| Output {
+            target,
+            out_dir: file_out.out.clone(),
+            messages: 0,
+            bytes: 0,
+            rows: 0,
+        };
+        if kafka.kafka_brokers.is_some() && file_out.out.is_some() {
+            return Err(usage(anyhow::anyhow!(
+                "pass either --out DIR or --kafka-brokers, not both"
+            )));
+        }
+        if spool.stream && kafka.kafka_brokers.is_none() {
+            return Err(usage(anyhow::anyhow!(
+                "--stream applies to Kafka output (--kafka-brokers)"
+            )));
+        }
+        if spool.stream && kafka.kafka_num_batches > 1 {
+            return Err(usage(anyhow::anyhow!(
+                "--stream sends as it encodes, so it cannot send in --kafka-num-batches rounds"
+            )));
+        }
+        if dry_run {
+            return Ok(out(Target::Discard));
+        }
+        if kafka.kafka_brokers.is_some() {
+            let producer = deliver::producer_config(kafka)?;
+            encoder.max_message_bytes = Some(deliver::max_message_bytes(
+                encoder.max_message_bytes,
+                &producer,
+            ));
+            let sink = deliver::connect(kafka, producer)?;
+            let deliverer = Deliverer::new(sink, kafka)?;
+            if kafka.key == KeyMode::Entity {
+                encoder.key_partitions = Some(deliverer.partitions());
+            }
+            return Ok(out(Target::Kafka {
+                deliverer: Box::new(deliverer),
+                spool_root: (!spool.stream)
+                    .then(|| spool.spool_dir.clone().unwrap_or_else(std::env::temp_dir)),
+                spool: None,
+                rounds: kafka.kafka_num_batches,
+            }));
+        }
+        let Some(dir) = &file_out.out else {
+            return Err(usage(anyhow::anyhow!(
+                "no output: pass --out DIR, or --kafka-brokers HOST:PORT --topic TOPIC (or --dry-run)"
+            )));
+        };
+        let format = match file_out.out_format {
+            OutFormatArg::Frames => OutFormat::Frames,
+            OutFormatArg::Parquet => OutFormat::Parquet,
+        };
+        Ok(out(Target::Files(DirSink::create(
+            dir,
+            format,
+            file_out.overwrite,
+        )?)))
+    }
+
+    /// Rows delivered so far, for the progress line (Kafka output only).
+    pub fn delivered_rows_counter(&self) -> Option<impl Fn() -> u64 + Send + Sync + 'static> {
+        match &self.target {
+            Target::Kafka { deliverer, .. } => Some(deliverer.delivered_rows_counter()),
+            _ => None,
+        }
+    }
+
+    /// Starts a pass: Kafka output gets a fresh spool.
+    pub fn begin_pass(&mut self) -> CliResult<()> {
+        if let Target::Kafka {
+            spool_root: Some(root),
+            spool,
+            ..
+        } = &mut self.target
+        {
+            let dir = tempfile::Builder::new()
+                .prefix("onfs-spool-")
+                .tempdir_in(root.as_path())
+                .map_err(|e| usage(anyhow::anyhow!("--spool-dir {}: {e}", root.display())))?;
+            let path = dir.path().join("messages");
+            let sink = DirSink::create(&path, OutFormat::Frames, false)?;
+            *spool = Some(Spool {
+                _dir: dir,
+                path,
+                sink,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn write(&mut self, m: EncodedMessage) -> CliResult<()> {
+        self.messages += 1;
+        self.bytes += m.value.len() as u64;
+        self.rows += m.rows as u64;
+        let framed = m.into();
+        match &mut self.target {
+            Target::Files(sink) => sink.write(&framed)?,
+            Target::Kafka { spool: Some(s), .. } => s.sink.write(&framed)?,
+            Target::Kafka { deliverer, .. } => deliverer.offer(&framed)?,
+            Target::Discard => {}
+        }
+        Ok(())
+    }
+
+    /// Ends a pass: a Kafka spool is sent (in rounds) and removed.
+    pub fn end_pass(&mut self, info: RunInfo) -> CliResult<()> {
+        if let Target::Kafka {
+            deliverer,
+            spool,
+            rounds,
+            ..
+        } = &mut self.target
+        {
+            if let Some(s) = spool.take() {
+                s.sink.finish(info)?;
+                deliver::deliver_folder(deliverer, &s.path, *rounds)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the output: files get their manifest, Kafka its final flush and summary.
+    pub fn finish(self, info: RunInfo) -> CliResult<OutputSummary> {
+        match self.target {
+            Target::Files(sink) => Ok(OutputSummary {
+                manifest: Some(sink.finish(info)?),
+                delivery: None,
+            }),
+            Target::Kafka { deliverer, .. } => Ok(OutputSummary {
+                manifest: None,
+                delivery: Some(deliverer.finish("sent")?),
+            }),
+            Target::Discard => Ok(OutputSummary {
+                manifest: None,
+                delivery: None,
+            }),
+        }
+    }
+
+    /// After an error: what was already sent is flushed and accounted for; files are removed.
+    pub fn abandon(self) {
+        if let Target::Kafka {
+            deliverer, spool, ..
+        } = self.target
+        {
+            if spool.is_none() && deliverer.sent_any() {
+                let _ = deliverer.finish("sent before the error");
+            }
+        }
+    }
+}

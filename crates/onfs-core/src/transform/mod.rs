@@ -1,0 +1,8 @@
+//! Row transforms shared by every engine: default fill and duplicate-key handling, on Arrow
+//! batches.
+
+mod dedupe;
+mod fill;
+
+pub use dedupe::{DuplicateKeys, OnDuplicateKey};
+pub use fill::{parse_default, DefaultFill, FillError};

@@ -1,0 +1,47 @@
+//! Source locations as URLs: local paths and `file://` today; object store URLs register their
+//! store in one place.
+
+use url::Url;
+
+use crate::SourceError;
+
+/// A directory URL (ending in `/`) for a location: a URL as is, a local path made absolute.
+pub fn dir_url(location: &str) -> Result<Url, SourceError> {
+    let bad = |why: String| SourceError::Usage(format!("location {location:?}: {why}"));
+    let mut url = if location.contains("://") {
+        Url::parse(location).map_err(|e| bad(e.to_string()))?
+    } else {
+        let path = std::path::absolute(location).map_err(|e| bad(e.to_string()))?;
+        Url::from_directory_path(&path).map_err(|_| bad("not an absolute path".into()))?
+    };
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Ok(url)
+}
+
+/// `base` + `segment/` (a partition folder).
+pub fn child_dir(base: &Url, segment: &str) -> Url {
+    let mut u = base.clone();
+    let p = format!("{}{}/", base.path(), segment);
+    u.set_path(&p);
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(dir_url("/data/t").unwrap().as_str(), "file:///data/t/");
+        assert_eq!(
+            dir_url("file:///data/t/").unwrap().as_str(),
+            "file:///data/t/"
+        );
+        assert_eq!(dir_url("s3://b/p").unwrap().as_str(), "s3://b/p/");
+        let u = dir_url("/data/t").unwrap();
+        assert_eq!(child_dir(&u, "ts=1").as_str(), "file:///data/t/ts=1/");
+    }
+}

@@ -1,0 +1,201 @@
+//! One source: where it is, which partitions it has, and its rows as a DataFrame.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::*;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use onfs_core::plan::SourceMapping;
+use onfs_core::SourceKind;
+use url::Url;
+
+use crate::catalog::{Catalog, TableFormat};
+use crate::location::{child_dir, dir_url};
+use crate::partition::unescape;
+use crate::SourceError;
+
+/// A source located and typed.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    /// What the metadata calls it (`db.table` or a URL).
+    pub name: String,
+    pub kind: SourceKind,
+    pub format: TableFormat,
+    pub url: Url,
+}
+
+impl Resolved {
+    pub fn new(mapping: &SourceMapping, catalog: &Catalog) -> Result<Resolved, SourceError> {
+        let (format, location) = if mapping.kind == SourceKind::Table {
+            let e = catalog.resolve(&mapping.source)?;
+            (e.format, e.location.clone())
+        } else if mapping.kind.is_delta() {
+            (TableFormat::Delta, mapping.source.clone())
+        } else {
+            (TableFormat::Parquet, mapping.source.clone())
+        };
+        Ok(Resolved {
+            name: mapping.source.clone(),
+            kind: mapping.kind,
+            format,
+            url: dir_url(&location)?,
+        })
+    }
+
+    pub fn err(&self, problem: impl Into<String>) -> SourceError {
+        SourceError::Source {
+            source_name: self.name.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    fn store(&self, ctx: &SessionContext) -> Result<std::sync::Arc<dyn ObjectStore>, SourceError> {
+        let base = format!(
+            "{}://{}",
+            self.url.scheme(),
+            &self.url[url::Position::BeforeHost..url::Position::AfterPort]
+        );
+        let url = ObjectStoreUrl::parse(base).map_err(|e| self.err(e.to_string()))?;
+        ctx.runtime_env()
+            .object_store(url)
+            .map_err(|e| self.err(e.to_string()))
+    }
+
+    fn store_path(&self) -> StorePath {
+        StorePath::from_url_path(self.url.path())
+            .unwrap_or_else(|_| StorePath::from(self.url.path()))
+    }
+
+    /// `<col>=<value>` folders directly under the location: `(value, folder name)`; with
+    /// `require_success`, only those holding `_SUCCESS`.
+    pub async fn partition_folders(
+        &self,
+        ctx: &SessionContext,
+        column: &str,
+        require_success: bool,
+    ) -> Result<Vec<(String, String)>, SourceError> {
+        let store = self.store(ctx)?;
+        let base = self.store_path();
+        let listing = store
+            .list_with_delimiter(Some(&base))
+            .await
+            .map_err(|e| self.err(format!("cannot list {}: {e}", self.url)))?;
+        let prefix = format!("{column}=");
+        let mut out = Vec::new();
+        for p in listing.common_prefixes {
+            let Some(folder) = p.filename().map(str::to_string) else {
+                continue;
+            };
+            let Some(raw) = folder.strip_prefix(&prefix) else {
+                continue;
+            };
+            if require_success {
+                let marker = p.clone().join("_SUCCESS");
+                if store.head(&marker).await.is_err() {
+                    tracing::debug!(source = %self.name, folder, "skipped: no _SUCCESS (incomplete)");
+                    continue;
+                }
+            }
+            out.push((unescape(raw), folder));
+        }
+        Ok(out)
+    }
+
+    /// All rows of the source, or of one partition folder.
+    pub async fn read(
+        &self,
+        ctx: &SessionContext,
+        folder: Option<&str>,
+    ) -> Result<DataFrame, SourceError> {
+        match self.format {
+            TableFormat::Parquet => {
+                let url = match folder {
+                    Some(f) => child_dir(&self.url, f),
+                    None => self.url.clone(),
+                };
+                ctx.read_parquet(
+                    url.as_str(),
+                    ParquetReadOptions::default().file_extension(".parquet"),
+                )
+                .await
+                .map_err(|e| self.err(format!("cannot read Parquet at {url}: {e}")))
+            }
+            TableFormat::Delta => {
+                let table = deltalake::open_table(self.url.clone()).await.map_err(|e| {
+                    self.err(format!("cannot open the Delta table at {}: {e}", self.url))
+                })?;
+                table
+                    .update_datafusion_session(&ctx.state())
+                    .map_err(|e| self.err(e.to_string()))?;
+                let provider = table
+                    .table_provider()
+                    .await
+                    .map_err(|e| self.err(e.to_string()))?;
+                ctx.read_table(provider)
+                    .map_err(|e| self.err(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The column's values in a DataFrame: the newest (`max`) or all of them, as text.
+pub(crate) async fn column_values(
+    df: &DataFrame,
+    column: &str,
+    newest_only: bool,
+) -> Result<Vec<String>, SourceError> {
+    let c = ident(column);
+    let q = if newest_only {
+        df.clone().aggregate(
+            vec![],
+            vec![datafusion::functions_aggregate::expr_fn::max(c).alias("v")],
+        )?
+    } else {
+        df.clone().select(vec![c.alias("v")])?.distinct()?
+    };
+    let q = q.select(vec![cast(col("v"), DataType::Utf8).alias("v")])?;
+    let batches = q.collect().await?;
+    let mut out = Vec::new();
+    for b in batches {
+        let a = datafusion::arrow::array::cast::AsArray::as_string::<i32>(b.column(0));
+        out.extend(a.iter().flatten().map(str::to_string));
+    }
+    Ok(out)
+}
+
+/// A column by its exact name (no SQL case folding).
+pub(crate) fn ident(name: &str) -> Expr {
+    Expr::Column(datafusion::common::Column::from_name(name))
+}
+
+/// Rows whose `column` equals `value` (compared as the column's type).
+pub(crate) fn filter_value(
+    df: DataFrame,
+    column: &str,
+    value: &str,
+) -> Result<DataFrame, SourceError> {
+    let t = df
+        .schema()
+        .field_with_unqualified_name(column)
+        .map(|f| f.data_type().clone())
+        .map_err(|e| SourceError::Engine(e.to_string()))?;
+    let rhs = if t == DataType::Utf8 {
+        lit(value)
+    } else {
+        cast(lit(value), t)
+    };
+    Ok(df.filter(ident(column).eq(rhs))?)
+}
+
+pub(crate) fn has_column(df: &DataFrame, column: &str) -> bool {
+    df.schema().field_with_unqualified_name(column).is_ok()
+}
+
+pub(crate) fn column_names(df: &DataFrame) -> String {
+    df.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
