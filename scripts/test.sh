@@ -26,4 +26,4 @@ export ONFS_KAFKA_BOOTSTRAP ONFS_KAFKA_SASL_BOOTSTRAP
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== benchmarks build"
-cargo bench --workspace --locked --no-run
+cargo bench -p onfs-core --locked --no-run

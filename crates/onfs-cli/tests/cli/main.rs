@@ -6,3 +6,4 @@ mod encode;
 mod kafka;
 mod metadata;
 mod plan;
+mod run;
