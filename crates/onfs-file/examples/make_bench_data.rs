@@ -41,18 +41,24 @@ fn main() {
             for k in 0..4 {
                 cols.push((
                     format!("{prefix}_x{k}"),
-                    Arc::new(Float32Array::from_iter_values(r.clone().map(|i| ((i * (k + 7)) % 10_000) as f32 / 100.0))),
+                    Arc::new(Float32Array::from_iter_values(
+                        r.clone().map(|i| ((i * (k + 7)) % 10_000) as f32 / 100.0),
+                    )),
                 ));
             }
             for k in 0..2 {
                 cols.push((
                     format!("{prefix}_n{k}"),
-                    Arc::new(Int64Array::from_iter_values(r.clone().map(|i| ((i * (k + 3)) % 100_000) as i64))),
+                    Arc::new(Int64Array::from_iter_values(
+                        r.clone().map(|i| ((i * (k + 3)) % 100_000) as i64),
+                    )),
                 ));
             }
             cols.push((
                 format!("{prefix}_segment"),
-                Arc::new(StringArray::from_iter_values(r.clone().map(|i| segments[i % 4]))),
+                Arc::new(StringArray::from_iter_values(
+                    r.clone().map(|i| segments[i % 4]),
+                )),
             ));
             cols.push((
                 format!("{prefix}_flag"),
@@ -70,8 +76,16 @@ fn main() {
         }
     }
     let mut paths = Vec::new();
-    let dtypes = [("x0", "DataTypeFP32"), ("x1", "DataTypeFP32"), ("x2", "DataTypeFP32"), ("x3", "DataTypeFP32"),
-        ("n0", "DataTypeInt64"), ("n1", "DataTypeInt64"), ("segment", "DataTypeString"), ("flag", "DataTypeBool")];
+    let dtypes = [
+        ("x0", "DataTypeFP32"),
+        ("x1", "DataTypeFP32"),
+        ("x2", "DataTypeFP32"),
+        ("x3", "DataTypeFP32"),
+        ("n0", "DataTypeInt64"),
+        ("n1", "DataTypeInt64"),
+        ("segment", "DataTypeString"),
+        ("flag", "DataTypeBool"),
+    ];
     for (c, dt) in dtypes {
         let default = match dt {
             "DataTypeString" => "unknown",
@@ -85,6 +99,13 @@ fn main() {
     }
     let meta = serde_json::json!({"keys": {"user": ["user_id"]}, "data": [
         {"storage-provider": "TABLE", "base-path": [{"source-base-path": format!("bench.{name}"), "data-paths": paths}]}]});
-    std::fs::write(format!("{dir}.metadata.json"), serde_json::to_string_pretty(&meta).unwrap()).unwrap();
-    eprintln!("wrote {rows} rows in {files} files under {}", part.display());
+    std::fs::write(
+        format!("{dir}.metadata.json"),
+        serde_json::to_string_pretty(&meta).unwrap(),
+    )
+    .unwrap();
+    eprintln!(
+        "wrote {rows} rows in {files} files under {}",
+        part.display()
+    );
 }

@@ -1,8 +1,9 @@
 //! Offline sources of onfs-push, read with DataFusion (deltalake for Delta): the catalog of
 //! table names, newest-partition selection, and the original flow's transform (select,
-//! distinct, rename, full outer join on the entity key) as a stream of record batches.
+//! rename, full outer join on the entity key) as a stream of record batches.
 
 pub mod catalog;
+pub mod hashing;
 pub mod location;
 pub mod partition;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! The original flow as one DataFusion plan: each source's partition, entity and feature
-//! columns, `distinct`, renamed; a full outer join of all sources on the entity columns; an
-//! optional row limit. Executed as parallel record batch streams.
+//! columns, renamed; a full outer join of all sources on the entity columns; an optional row
+//! limit. Executed as parallel record batch streams. (The original's per-source `distinct` is
+//! done on the joined stream, see `onfs_core::transform::DuplicateKeys`.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub struct SourceRead {
     pub partition_column: Option<String>,
     /// The partition read (`None`: every row).
     pub partition: Option<String>,
-    /// Rows after `distinct` (filled by [`Pipeline::count_sources`]).
+    /// Rows read from the partition (filled by [`Pipeline::count_sources`]).
     pub rows: Option<u64>,
 }
 
@@ -239,7 +240,9 @@ impl Pipeline {
                 }
             }
         };
-        // Entity and source columns, each once, then distinct, then renamed.
+        // Entity and source columns, each once, renamed. The original's per-source `distinct`
+        // happens after the join, streaming (exact duplicate rows stay exact duplicates
+        // through a full outer join on the key).
         let mut needed: Vec<&str> = keys.iter().map(String::as_str).collect();
         for (c, _) in &m.columns {
             if !needed.contains(&c.as_str()) {
@@ -255,9 +258,7 @@ impl Pipeline {
                 });
             }
         }
-        let df = df
-            .select(needed.iter().map(|c| ident(c)).collect::<Vec<_>>())?
-            .distinct()?;
+        let df = df.select(needed.iter().map(|c| ident(c)).collect::<Vec<_>>())?;
         let mut exprs: Vec<Expr> = keys
             .iter()
             .map(|k| ident(k).alias(key_alias(index, k)))
@@ -281,7 +282,7 @@ impl Pipeline {
         Ok((df, read))
     }
 
-    /// Counts each source's rows (after `distinct`): one extra scan per source.
+    /// Counts each source's rows: one extra scan per source.
     pub async fn count_sources(&mut self) -> Result<(), SourceError> {
         for (df, read) in self.frames.iter().zip(self.sources.iter_mut()) {
             read.rows = Some(df.clone().count().await? as u64);

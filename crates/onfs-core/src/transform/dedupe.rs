@@ -1,8 +1,10 @@
-//! Entity keys seen more than once after the join: an error, a warning (both rows sent, as the
-//! original does), or one row kept.
+//! After the join: exact duplicate rows removed (the original's per-source `distinct`, done here
+//! in one streaming pass with 16 bytes per key instead of a hash table of whole rows), and
+//! entity keys seen more than once with different values: an error, a warning (both rows sent,
+//! as the original does), or one row kept.
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use arrow_array::{Array, BooleanArray, RecordBatch};
 
@@ -20,18 +22,22 @@ pub enum OnDuplicateKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("entity key {key} appears more than once after the join; pass --on-duplicate-key warn or keep-any to send anyway")]
+#[error("entity key {key} appears more than once after the join, with different values; pass --on-duplicate-key warn or keep-any to send anyway")]
 pub struct DuplicateKeyError {
     pub key: String,
 }
 
-/// Tracks the keys seen so far (a 64-bit hash each).
+/// Tracks the rows seen so far by key hash and row hash.
 pub struct DuplicateKeys {
     mode: OnDuplicateKey,
     key_columns: Vec<String>,
-    seen: HashSet<u64>,
-    scratch: String,
-    /// Rows whose key was seen before.
+    /// Key hash to the hash of its first row.
+    first: HashMap<u64, u64>,
+    /// Further distinct rows of keys seen more than once.
+    more: HashMap<u64, Vec<u64>>,
+    /// Rows equal to an earlier row, dropped.
+    pub exact_duplicates: u64,
+    /// Rows whose key was seen before with other values.
     pub duplicates: u64,
     /// Up to 5 of those keys.
     pub examples: Vec<String>,
@@ -42,45 +48,59 @@ impl DuplicateKeys {
         DuplicateKeys {
             mode,
             key_columns: key_columns.to_vec(),
-            seen: HashSet::new(),
-            scratch: String::new(),
+            first: HashMap::new(),
+            more: HashMap::new(),
+            exact_duplicates: 0,
             duplicates: 0,
             examples: Vec::new(),
         }
     }
 
-    /// Checks a batch; in keep-any mode returns it without the repeated keys.
-    pub fn process(&mut self, batch: &RecordBatch) -> Result<RecordBatch, DuplicateKeyError> {
+    /// Checks a batch given each row's key hash and row hash; returns it without the rows to
+    /// drop (exact duplicates, and repeated keys in keep-any mode).
+    pub fn process(
+        &mut self,
+        batch: &RecordBatch,
+        key_hashes: &[u64],
+        row_hashes: &[u64],
+    ) -> Result<RecordBatch, DuplicateKeyError> {
         let keys: Vec<&dyn Array> = self
             .key_columns
             .iter()
             .map(|c| batch.column_by_name(c).map(|a| a.as_ref()))
             .collect::<Option<_>>()
             .expect("key columns present (checked by the plan)");
-        let mut keep: Option<Vec<bool>> =
-            (self.mode == OnDuplicateKey::KeepAny).then(|| vec![true; batch.num_rows()]);
+        let mut keep = vec![true; batch.num_rows()];
         for row in 0..batch.num_rows() {
             if keys.iter().any(|k| k.is_null(row)) {
-                continue; // dropped by the encoder
+                continue; // dropped and counted by the encoder
             }
-            self.scratch.clear();
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    self.scratch.push('\u{1f}');
+            let (kh, rh) = (key_hashes[row], row_hashes[row]);
+            match self.first.entry(kh) {
+                Entry::Vacant(v) => {
+                    v.insert(rh);
+                    continue;
                 }
-                key_text(*k, row, &mut self.scratch);
-            }
-            let mut h = std::hash::DefaultHasher::new();
-            self.scratch.hash(&mut h);
-            if self.seen.insert(h.finish()) {
-                continue;
+                Entry::Occupied(o) => {
+                    let others = self.more.entry(kh).or_default();
+                    if *o.get() == rh || others.contains(&rh) {
+                        self.exact_duplicates += 1;
+                        keep[row] = false;
+                        continue;
+                    }
+                    others.push(rh);
+                }
             }
             self.duplicates += 1;
             let shown = || {
                 self.key_columns
                     .iter()
-                    .zip(self.scratch.split('\u{1f}'))
-                    .map(|(c, v)| format!("{c}={v}"))
+                    .zip(&keys)
+                    .map(|(c, k)| {
+                        let mut v = String::new();
+                        key_text(*k, row, &mut v);
+                        format!("{c}={v}")
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -91,20 +111,19 @@ impl DuplicateKeys {
                         let s = shown();
                         self.examples.push(s);
                     }
-                    if let Some(k) = keep.as_mut() {
-                        k[row] = false;
+                    if self.mode == OnDuplicateKey::KeepAny {
+                        keep[row] = false;
                     }
                 }
             }
         }
-        match keep {
-            Some(k) if k.iter().any(|x| !x) => Ok(arrow_select::filter::filter_record_batch(
-                batch,
-                &BooleanArray::from(k),
-            )
-            .expect("same length")),
-            _ => Ok(batch.clone()),
+        if keep.iter().all(|k| *k) {
+            return Ok(batch.clone());
         }
+        Ok(
+            arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep))
+                .expect("same length"),
+        )
     }
 }
 
@@ -121,19 +140,28 @@ mod tests {
     #[test]
     fn modes() {
         let cols = vec!["id".to_string()];
-        let b = batch(&[Some("a"), Some("b"), Some("a"), None, None]);
+        // a, b, a (other values), a (same values as the first), null, null
+        let b = batch(&[Some("a"), Some("b"), Some("a"), Some("a"), None, None]);
+        let keys = [1, 2, 1, 1, 0, 0];
+        let rows = [10, 20, 11, 10, 0, 0];
         let mut warn = DuplicateKeys::new(OnDuplicateKey::Warn, &cols);
-        assert_eq!(warn.process(&b).unwrap().num_rows(), 5);
-        assert_eq!(warn.duplicates, 1);
+        assert_eq!(
+            warn.process(&b, &keys, &rows).unwrap().num_rows(),
+            5,
+            "the exact duplicate goes"
+        );
+        assert_eq!((warn.duplicates, warn.exact_duplicates), (1, 1));
         assert_eq!(warn.examples, vec!["id=a"]);
         let mut keep = DuplicateKeys::new(OnDuplicateKey::KeepAny, &cols);
-        assert_eq!(keep.process(&b).unwrap().num_rows(), 4);
+        assert_eq!(keep.process(&b, &keys, &rows).unwrap().num_rows(), 4);
         assert_eq!(
-            keep.process(&batch(&[Some("b")])).unwrap().num_rows(),
+            keep.process(&batch(&[Some("b")]), &[2], &[21])
+                .unwrap()
+                .num_rows(),
             0,
             "across batches"
         );
         let mut err = DuplicateKeys::new(OnDuplicateKey::Error, &cols);
-        assert_eq!(err.process(&b).unwrap_err().key, "id=a");
+        assert_eq!(err.process(&b, &keys, &rows).unwrap_err().key, "id=a");
     }
 }

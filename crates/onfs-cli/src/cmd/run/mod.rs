@@ -267,8 +267,15 @@ fn run_pass(
                     counts
                         .rows_read
                         .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    let (keys, rows) =
+                        onfs_sources::hashing::key_and_row_hashes(&batch, &plan.entity_columns)
+                            .map_err(source_error)?;
+                    let batch = dedupe
+                        .lock()
+                        .unwrap()
+                        .process(&batch, &keys, &rows)
+                        .map_err(failed)?;
                     let batch = fill.fill(&batch).map_err(failed)?;
-                    let batch = dedupe.lock().unwrap().process(&batch).map_err(failed)?;
                     let mut out = Vec::new();
                     let before = enc.stats().rows;
                     enc.encode_into(&batch, &mut out)?;
@@ -334,13 +341,20 @@ fn run_pass(
     Ok(PassReport {
         partition: None,
         sources,
-        rows_after_join: stats.rows_in,
+        // The join's rows, less exact duplicates (as the original's distinct before it).
+        rows_after_join: stats.rows_in
+            + if s.on_duplicate_key == onfs_core::transform::OnDuplicateKey::KeepAny {
+                dedupe.duplicates
+            } else {
+                0
+            },
         dropped_null_key_rows: stats.dropped_null_key_rows,
         defaults_filled: defaults
             .iter()
             .map(|(c, _)| c.clone())
             .zip(filled)
             .collect(),
+        exact_duplicate_rows: dedupe.exact_duplicates,
         duplicate_keys: dedupe.duplicates,
         duplicate_key_examples: dedupe.examples.clone(),
         rows: stats.rows,

@@ -44,6 +44,9 @@ pub struct PassReport {
     pub rows_after_join: u64,
     pub dropped_null_key_rows: u64,
     pub defaults_filled: BTreeMap<String, u64>,
+    /// Rows equal to an earlier row, dropped (the original's `distinct`).
+    pub exact_duplicate_rows: u64,
+    /// Rows whose entity key was seen before with other values.
     pub duplicate_keys: u64,
     pub duplicate_key_examples: Vec<String>,
     pub rows: u64,
@@ -78,9 +81,10 @@ impl RunReport {
                 eprintln!("{}: read {}", job.name, sources.join("; "));
                 let filled: u64 = pass.defaults_filled.values().sum();
                 eprintln!(
-                    "{}: {} rows after the join, {} dropped (null key), {} defaults filled, {} duplicate keys -> {} rows in {} messages ({:.1} MB) in {:.2}s",
+                    "{}: {} rows after the join, {} exact duplicates and {} with a null key dropped, {} defaults filled, {} duplicate keys -> {} rows in {} messages ({:.1} MB) in {:.2}s",
                     job.name,
                     pass.rows_after_join,
+                    pass.exact_duplicate_rows,
                     pass.dropped_null_key_rows,
                     filled,
                     pass.duplicate_keys,
