@@ -128,6 +128,34 @@ struct Shared {
     any_failed: AtomicBool,
 }
 
+impl Shared {
+    fn record_failure(
+        &self,
+        intra_batch_id: i64,
+        rows: u32,
+        key: Option<&[u8]>,
+        value: &[u8],
+        error: String,
+    ) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.failed_rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.any_failed.store(true, Ordering::Relaxed);
+        self.first_error
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| error.clone());
+        if self.keep_failed {
+            self.undelivered.lock().unwrap().push(Undelivered {
+                intra_batch_id,
+                rows,
+                key: key.map(<[u8]>::to_vec),
+                value: value.to_vec(),
+                error,
+            });
+        }
+    }
+}
+
 struct Ctx {
     shared: Arc<Shared>,
 }
@@ -170,25 +198,13 @@ impl ProducerContext for Ctx {
                     .entry(msg.partition())
                     .or_default() += 1;
             }
-            Err((err, msg)) => {
-                s.failed.fetch_add(1, Ordering::Relaxed);
-                s.failed_rows.fetch_add(meta.rows as u64, Ordering::Relaxed);
-                s.any_failed.store(true, Ordering::Relaxed);
-                let text = err.to_string();
-                s.first_error
-                    .lock()
-                    .unwrap()
-                    .get_or_insert_with(|| text.clone());
-                if s.keep_failed {
-                    s.undelivered.lock().unwrap().push(Undelivered {
-                        intra_batch_id: meta.intra_batch_id,
-                        rows: meta.rows,
-                        key: msg.key().map(<[u8]>::to_vec),
-                        value: msg.payload().unwrap_or_default().to_vec(),
-                        error: text,
-                    });
-                }
-            }
+            Err((err, msg)) => s.record_failure(
+                meta.intra_batch_id,
+                meta.rows,
+                msg.key(),
+                msg.payload().unwrap_or_default(),
+                err.to_string(),
+            ),
         }
     }
 }
@@ -351,24 +367,13 @@ impl KafkaSink {
                 }
                 Err((e, back)) => {
                     // Refused before it was queued (e.g. too large): a failed message.
-                    let s = &self.shared;
-                    s.failed.fetch_add(1, Ordering::Relaxed);
-                    s.failed_rows.fetch_add(m.rows as u64, Ordering::Relaxed);
-                    s.any_failed.store(true, Ordering::Relaxed);
-                    let text = e.to_string();
-                    s.first_error
-                        .lock()
-                        .unwrap()
-                        .get_or_insert_with(|| text.clone());
-                    if s.keep_failed {
-                        s.undelivered.lock().unwrap().push(Undelivered {
-                            intra_batch_id: back.delivery_opaque.intra_batch_id,
-                            rows: m.rows,
-                            key: m.key.map(<[u8]>::to_vec),
-                            value: m.value.to_vec(),
-                            error: text,
-                        });
-                    }
+                    self.shared.record_failure(
+                        back.delivery_opaque.intra_batch_id,
+                        m.rows,
+                        m.key,
+                        m.value,
+                        e.to_string(),
+                    );
                     return Ok(());
                 }
             }

@@ -11,7 +11,7 @@ pub fn dir_url(location: &str) -> Result<Url, SourceError> {
     let mut url = if location.contains("://") {
         Url::parse(location).map_err(|e| bad(e.to_string()))?
     } else {
-        let path = std::path::absolute(location).map_err(|e| bad(e.to_string()))?;
+        let path = normalize(&std::path::absolute(location).map_err(|e| bad(e.to_string()))?);
         Url::from_directory_path(&path).map_err(|_| bad("not an absolute path".into()))?
     };
     if !url.path().ends_with('/') {
@@ -19,6 +19,22 @@ pub fn dir_url(location: &str) -> Result<Url, SourceError> {
         url.set_path(&p);
     }
     Ok(url)
+}
+
+/// `.` and `..` resolved lexically (object store paths cannot hold them).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `base` + `segment/` (a partition folder).
@@ -36,6 +52,10 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(dir_url("/data/t").unwrap().as_str(), "file:///data/t/");
+        assert_eq!(
+            dir_url("/data/x/../t/./").unwrap().as_str(),
+            "file:///data/t/"
+        );
         assert_eq!(
             dir_url("file:///data/t/").unwrap().as_str(),
             "file:///data/t/"
