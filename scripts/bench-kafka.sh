@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${1:-500000}"
 RUNS="${2:-3}"
-ACKS=all COMPRESSION=lz4 LINGER=5
+ACKS=all COMPRESSION=lz4 LINGER=5 BATCH=1048576
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onfs-push/target}"
 scripts/setup.sh
 cargo build --release --locked --bin onfs-push -q
@@ -28,21 +28,23 @@ source "$ONFS_KAFKA_DIR/env"
 messages=$(python3 -c "import json;print(json.load(open('$work/messages/manifest.json'))['messages'])")
 bytes=$(python3 -c "import json;print(json.load(open('$work/messages/manifest.json'))['bytes'])")
 size=$((bytes / messages))
-echo "messages: $messages of $size bytes on average ($ROWS rows); acks=$ACKS compression=$COMPRESSION linger.ms=$LINGER"
+echo "messages: $messages of $size bytes on average ($ROWS rows); acks=$ACKS compression=$COMPRESSION linger.ms=$LINGER batch.size=$BATCH"
 
 ours=() theirs=()
-for i in $(seq 1 "$RUNS"); do
+# Run 0 warms the broker (and the JVM) up and is not counted.
+for i in $(seq 0 "$RUNS"); do
   scripts/kafka-test-broker.sh topic "onfs-$i" 1 >/dev/null
   scripts/kafka-test-broker.sh topic "perf-$i" 1 >/dev/null
   line=$("$bin" send "$work/messages" --kafka-brokers "$ONFS_KAFKA_BOOTSTRAP" --topic "onfs-$i" \
     --kafka-option "kafka.acks=$ACKS" --kafka-option "kafka.compression.type=$COMPRESSION" \
-    --kafka-option "kafka.linger.ms=$LINGER" 2>&1 | grep '^sent:')
+    --kafka-option "kafka.linger.ms=$LINGER" --kafka-option "kafka.batch.size=$BATCH" 2>&1 | grep '^sent:')
   ours+=("$(echo "$line" | sed -E 's/.* ([0-9.]+) msgs\/s.*/\1/')")
   line=$(scripts/kafka-test-broker.sh perf --topic "perf-$i" --num-records "$messages" --record-size "$size" \
     --throughput -1 --producer-props bootstrap.servers="$ONFS_KAFKA_BOOTSTRAP" acks=$ACKS \
-    compression.type=$COMPRESSION linger.ms=$LINGER 2>/dev/null | tail -n 1)
+    compression.type=$COMPRESSION linger.ms=$LINGER batch.size=$BATCH 2>/dev/null | tail -n 1)
   theirs+=("$(echo "$line" | sed -E 's/^[0-9]+ records sent, ([0-9.]+) records\/sec.*/\1/')")
   echo "run $i: onfs-push ${ours[-1]} msgs/s, ProducerPerformance ${theirs[-1]} msgs/s"
+  if [ "$i" -eq 0 ]; then ours=() theirs=(); fi
 done
 python3 - "$size" "${ours[*]}" "${theirs[*]}" <<'PY'
 import statistics, sys
