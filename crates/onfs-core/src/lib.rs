@@ -11,6 +11,7 @@ pub mod partition;
 pub mod plan;
 pub mod proto;
 pub mod sample;
+pub mod text;
 pub mod transform;
 
 pub use datatype::{DataType, Element};

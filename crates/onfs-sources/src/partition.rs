@@ -98,21 +98,7 @@ pub fn choose(available: &[String], sel: &PartitionSelection) -> Vec<String> {
 
 /// Hive folder names escape some characters (`%3A` for `:`).
 pub fn unescape(value: &str) -> String {
-    let mut out = Vec::with_capacity(value.len());
-    let b = value.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() && value.is_char_boundary(i + 3) {
-            if let Ok(x) = u8::from_str_radix(&value[i + 1..i + 3], 16) {
-                out.push(x);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
+    onfs_core::text::percent_decode(value)
 }
 
 #[cfg(test)]

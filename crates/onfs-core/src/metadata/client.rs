@@ -101,30 +101,11 @@ pub fn scrub(text: &str, secret: &str) -> String {
         }
     }
     // Any other encoding of it (some characters escaped, others not): decode and look again.
-    let decoded = percent_decode(&out);
+    let decoded = crate::text::percent_decode(&out);
     if decoded.contains(secret) {
         out = decoded.replace(secret, R);
     }
     out
-}
-
-/// `%XX` sequences decoded (invalid ones and non-UTF-8 results left as they were).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() && text.is_char_boundary(i + 3) {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 fn url_encode(s: &str) -> String {
