@@ -6,27 +6,14 @@ fn encode_case(
     fgs: Option<&str>,
     extra: &[&str],
 ) -> (tempfile::TempDir, Run) {
-    let dir = case(name);
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().join("out");
-    let meta = dir.join("metadata.json");
-    let input = dir.join("input.parquet");
-    let mut args = vec![
-        "encode",
-        "--metadata-file",
-        p(&meta),
-        "--input",
-        p(&input),
-        "--batch-size",
-        batch,
-        "--out",
-        p(&out_dir),
-    ];
+    let mut rest = vec!["--out", p(&out_dir)];
     if let Some(f) = fgs {
-        args.extend(["--fgs", f]);
+        rest.extend(["--fgs", f]);
     }
-    args.extend(extra);
-    let run = onfs(&args);
+    rest.extend(extra);
+    let run = encode_reference(name, batch, &rest);
     (out, run)
 }
 

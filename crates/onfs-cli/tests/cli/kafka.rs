@@ -9,24 +9,9 @@ fn send_case(case_name: &str, batch: &str, topic: &str, extra: &[&str]) -> Run {
 }
 
 fn send_case_to(brokers: &str, case_name: &str, batch: &str, topic: &str, extra: &[&str]) -> Run {
-    let dir = case(case_name);
-    let meta = dir.join("metadata.json");
-    let input = dir.join("input.parquet");
-    let mut args = vec![
-        "encode",
-        "--metadata-file",
-        p(&meta),
-        "--input",
-        p(&input),
-        "--batch-size",
-        batch,
-        "--kafka-brokers",
-        brokers,
-        "--topic",
-        topic,
-    ];
-    args.extend(extra);
-    onfs(&args)
+    let mut rest = vec!["--kafka-brokers", brokers, "--topic", topic];
+    rest.extend(extra);
+    encode_reference(case_name, batch, &rest)
 }
 
 fn encode_int(

@@ -51,6 +51,24 @@ pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// `onfs-push encode` of a reference case's input and metadata, `rest` giving the output.
+pub fn encode_reference(name: &str, batch: &str, rest: &[&str]) -> Run {
+    let dir = case(name);
+    let meta = dir.join("metadata.json");
+    let input = dir.join("input.parquet");
+    let mut args = vec![
+        "encode",
+        "--metadata-file",
+        p(&meta),
+        "--input",
+        p(&input),
+        "--batch-size",
+        batch,
+    ];
+    args.extend(rest);
+    onfs(&args)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
