@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of onfs-push: formatting, clippy, then all tests against a real
-# Kafka broker (started here from Maven Central jars, stopped at the end).
+# Kafka broker (started here from Maven Central jars, stopped at the end): the Rust workspace,
+# then the Python package on a real local PySpark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,12 @@ export ONFS_KAFKA_BOOTSTRAP ONFS_KAFKA_SASL_BOOTSTRAP
 
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== python package (onfs_push) and its tests on PySpark, classic and Spark Connect"
+py="$(scripts/python-env.sh | tail -n 1)"
+export PATH="$(dirname "$py"):$PATH"
+python -m pip install -q --no-build-isolation --force-reinstall --no-deps ./python
+# A process holds one kind of Spark session: the Spark Connect tests run on their own.
+(cd python && python -m pytest -q -m "not connect" && python -m pytest -q -m connect)
+
 echo "== benchmarks build"
 cargo bench -p onfs-core --locked --no-run

@@ -11,11 +11,6 @@ use onfs_kafka::{DeliveryReport, KafkaSink, Outgoing, ProducerConfig, SinkConfig
 use crate::args::KafkaArgs;
 use crate::error::{failed, usage, CliError, CliResult};
 
-/// librdkafka's default `message.max.bytes`.
-const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
-/// Room kept for the record's own framing (headers, key, batch overhead).
-const RECORD_OVERHEAD: usize = 1024;
-
 pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
     let cfg = ProducerConfig::from_options(
         kafka
@@ -26,18 +21,6 @@ pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
     .map_err(usage)?;
     crate::logging::register_kafka_secrets(&cfg);
     Ok(cfg)
-}
-
-/// The largest message value that passes the producer's size limit.
-pub fn max_message_bytes(explicit: Option<usize>, producer: &ProducerConfig) -> usize {
-    explicit.unwrap_or_else(|| {
-        producer
-            .get("message.max.bytes")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES)
-            .saturating_sub(RECORD_OVERHEAD)
-            .max(1)
-    })
 }
 
 /// Connects to the brokers (checking the topic) before anything is read or sent.

@@ -81,10 +81,8 @@ impl Output {
         }
         if kafka.kafka_brokers.is_some() {
             let producer = deliver::producer_config(kafka)?;
-            encoder.max_message_bytes = Some(deliver::max_message_bytes(
-                encoder.max_message_bytes,
-                &producer,
-            ));
+            encoder.max_message_bytes =
+                Some(producer.max_message_value_bytes(encoder.max_message_bytes));
             let sink = deliver::connect(kafka, producer)?;
             let deliverer = Deliverer::new(sink, kafka)?;
             if kafka.key == KeyMode::Entity {

@@ -78,6 +78,23 @@ impl ProducerConfig {
             .unwrap_or_else(|| key.to_string())
     }
 
+    /// The largest message value that passes the producer's size limit (`message.max.bytes`,
+    /// librdkafka's default 1,000,000, less room for the record's own framing), unless
+    /// `explicit` says otherwise.
+    pub fn max_message_value_bytes(&self, explicit: Option<usize>) -> usize {
+        /// librdkafka's default `message.max.bytes`.
+        const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+        /// Room kept for the record's own framing (headers, key, batch overhead).
+        const RECORD_OVERHEAD: usize = 1024;
+        explicit.unwrap_or_else(|| {
+            self.get("message.max.bytes")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES)
+                .saturating_sub(RECORD_OVERHEAD)
+                .max(1)
+        })
+    }
+
     /// Every entry, secrets replaced by `<redacted>`.
     pub fn redacted(&self) -> Vec<(String, String)> {
         self.entries

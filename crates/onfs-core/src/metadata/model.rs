@@ -164,6 +164,42 @@ fn list<'v>(obj: &'v Value, path: &str, key: &str) -> Result<&'v [Value], Metada
 }
 
 impl Metadata {
+    /// The answer in the service's own JSON shape (`from_value` reads it back unchanged).
+    pub fn to_value(&self) -> Value {
+        let data: Vec<Value> = self
+            .data
+            .iter()
+            .map(|entry| {
+                let base_paths: Vec<Value> = entry
+                    .base_paths
+                    .iter()
+                    .map(|b| {
+                        let paths: Vec<Value> = b
+                            .paths
+                            .iter()
+                            .map(|p| {
+                                serde_json::json!({
+                                    "entity-label": p.entity_label,
+                                    "feature-group-label": p.feature_group,
+                                    "feature-label": p.feature_label,
+                                    "source-data-column": p.source_column,
+                                    "default-value": p.default_value,
+                                    "data-type": p.data_type.to_string(),
+                                })
+                            })
+                            .collect();
+                        serde_json::json!({"source-base-path": b.source, "data-paths": paths})
+                    })
+                    .collect();
+                serde_json::json!({"storage-provider": entry.kind.name(), "base-path": base_paths})
+            })
+            .collect();
+        serde_json::json!({
+            "keys": { self.entity_label.clone(): self.entity_columns },
+            "data": data,
+        })
+    }
+
     /// Parses the service's JSON text.
     pub fn from_json(text: &str) -> Result<Metadata, MetadataFormatError> {
         let root: Value = serde_json::from_str(text).map_err(|e| {
@@ -291,6 +327,17 @@ mod tests {
         assert_eq!(m.entity_columns, vec!["user_id"]);
         assert_eq!(m.data[0].kind, SourceKind::Table);
         assert_eq!(m.data[0].base_paths[0].paths[0].source_column, "c");
+    }
+
+    #[test]
+    fn to_value_reads_back_the_same() {
+        let m = Metadata::from_json(&doc("DataTypeFP32Vector")).unwrap();
+        let again = Metadata::from_value(&m.to_value()).unwrap();
+        assert_eq!(again, m);
+        assert_eq!(
+            m.to_value()["data"][0]["base-path"][0]["data-paths"][0]["data-type"],
+            "DataTypeFP32Vector"
+        );
     }
 
     #[test]

@@ -1,0 +1,24 @@
+//! `onfs_push._onfs`: the Python face of onfs-push. It only converts types, releases the GIL
+//! around the work, and maps errors; the plan, the encoder and the Kafka sink are the same code
+//! the command line runs.
+
+mod batch;
+mod encoder;
+mod errors;
+mod fill;
+mod plan;
+mod sink;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<plan::PyPlan>()?;
+    m.add_class::<encoder::PyEncoder>()?;
+    m.add_class::<sink::PyKafkaSink>()?;
+    m.add_class::<sink::PyPusher>()?;
+    m.add_class::<fill::PyDefaultFill>()?;
+    m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
+    errors::register(m)
+}

@@ -1,0 +1,293 @@
+//! `KafkaSink` (send message batches) and `Pusher` (encode and send in one pass), both with the
+//! command line's delivery accounting: every message counted when its delivery report arrives,
+//! sending stops at the first failure, and the report says what was not delivered.
+//!
+//! A producer is created when one of these is constructed, inside the process that uses it
+//! (librdkafka is not fork-safe: never create one before Spark forks its workers).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use onfs_core::{EncodedMessage, Encoder};
+use onfs_kafka::{DeliveryReport, KafkaSink, Outgoing, ProducerConfig, SinkConfig};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyRecordBatch;
+
+use crate::batch::batch_messages;
+use crate::encoder::{encoder_options, stats_dict};
+use crate::errors;
+use crate::plan::PyPlan;
+
+/// A connected producer and what was held back after the first failed delivery.
+struct Sending {
+    sink: KafkaSink,
+    unsent: u64,
+    unsent_rows: u64,
+}
+
+impl Sending {
+    fn connect(
+        bootstrap_servers: &str,
+        topic: &str,
+        producer: ProducerConfig,
+        connect_timeout: f64,
+        max_rate: Option<f64>,
+    ) -> PyResult<Sending> {
+        if bootstrap_servers.trim().is_empty() {
+            return Err(PyValueError::new_err(
+                "kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]",
+            ));
+        }
+        if topic.trim().is_empty() {
+            return Err(PyValueError::new_err("kafka_topic is empty"));
+        }
+        if !connect_timeout.is_finite() || connect_timeout <= 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "connect_timeout must be a positive number of seconds, not {connect_timeout}"
+            )));
+        }
+        if let Some(r) = max_rate {
+            if !r.is_finite() || r <= 0.0 {
+                return Err(PyValueError::new_err(format!(
+                    "max_rate must be a positive number of rows per second, not {r}"
+                )));
+            }
+        }
+        let mut cfg = SinkConfig::new(bootstrap_servers, topic, producer);
+        cfg.max_rate_rows = max_rate;
+        cfg.connect_timeout = Duration::from_secs_f64(connect_timeout).min(cfg.delivery_timeout());
+        let sink = KafkaSink::connect(cfg).map_err(errors::kafka)?;
+        Ok(Sending {
+            sink,
+            unsent: 0,
+            unsent_rows: 0,
+        })
+    }
+
+    fn offer(&mut self, value: &[u8], intra_batch_id: i64, rows: u32) -> PyResult<()> {
+        if self.sink.has_failures() {
+            self.unsent += 1;
+            self.unsent_rows += rows as u64;
+            return Ok(());
+        }
+        self.sink
+            .send(Outgoing {
+                value,
+                key: None,
+                partition: None,
+                intra_batch_id,
+                rows,
+            })
+            .map_err(errors::kafka)
+    }
+
+    /// Sends the messages of round `round.0` of `round.1` (`intra_batch_id % rounds`).
+    fn offer_encoded(&mut self, messages: &[EncodedMessage], round: (i64, i64)) -> PyResult<()> {
+        for m in messages {
+            if m.intra_batch_id.rem_euclid(round.1) == round.0 {
+                self.offer(&m.value, m.intra_batch_id, m.rows)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> PyResult<()> {
+        self.sink
+            .flush(Duration::from_secs(24 * 3600))
+            .map_err(errors::kafka)
+    }
+
+    fn finish(self) -> (DeliveryReport, u64, u64) {
+        let (report, _undelivered) = self.sink.finish();
+        (report, self.unsent, self.unsent_rows)
+    }
+}
+
+fn producer_config(options: Option<HashMap<String, String>>) -> PyResult<ProducerConfig> {
+    let options = options.unwrap_or_default();
+    let mut pairs: Vec<(&str, &str)> = options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.sort();
+    ProducerConfig::from_options(pairs).map_err(errors::kafka)
+}
+
+fn report_dict<'py>(
+    py: Python<'py>,
+    (r, unsent, unsent_rows): (DeliveryReport, u64, u64),
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("messages", r.messages + unsent)?;
+    d.set_item("rows", r.rows + unsent_rows)?;
+    d.set_item("bytes", r.bytes)?;
+    d.set_item("delivered", r.delivered)?;
+    d.set_item("delivered_rows", r.delivered_rows)?;
+    d.set_item("delivered_bytes", r.delivered_bytes)?;
+    d.set_item("failed", r.failed)?;
+    d.set_item("failed_rows", r.failed_rows)?;
+    d.set_item("unsent", unsent)?;
+    d.set_item("unsent_rows", unsent_rows)?;
+    d.set_item("seconds", r.seconds)?;
+    d.set_item("first_error", r.first_error)?;
+    let parts = PyDict::new(py);
+    for (p, n) in &r.per_partition {
+        parts.set_item(p, n)?;
+    }
+    d.set_item("per_partition", parts)?;
+    Ok(d)
+}
+
+fn finished() -> PyErr {
+    PyRuntimeError::new_err("this sink is finished; create a new one to send more")
+}
+
+/// Sends message batches (a `value` binary column and an `intra_batch_id` column) to one topic.
+#[pyclass(name = "KafkaSink", module = "onfs_push._onfs")]
+pub struct PyKafkaSink {
+    sending: Option<Sending>,
+}
+
+#[pymethods]
+impl PyKafkaSink {
+    /// Connects (checking that the brokers answer and the topic exists) before anything is sent.
+    /// `options` are producer options in Spark's form (`kafka.acks`) or librdkafka's own.
+    #[new]
+    #[pyo3(signature = (bootstrap_servers, topic, options=None, connect_timeout=30.0, max_rate=None))]
+    fn new(
+        py: Python<'_>,
+        bootstrap_servers: &str,
+        topic: &str,
+        options: Option<HashMap<String, String>>,
+        connect_timeout: f64,
+        max_rate: Option<f64>,
+    ) -> PyResult<Self> {
+        let producer = producer_config(options)?;
+        let sending = py.detach(|| {
+            Sending::connect(
+                bootstrap_servers,
+                topic,
+                producer,
+                connect_timeout,
+                max_rate,
+            )
+        })?;
+        Ok(PyKafkaSink {
+            sending: Some(sending),
+        })
+    }
+
+    /// Queues every message of a batch, waiting while the producer's queue is full.
+    fn send(&mut self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
+        let sending = self.sending.as_mut().ok_or_else(finished)?;
+        let batch = batch.into_inner();
+        py.detach(|| {
+            for m in batch_messages(&batch)? {
+                sending.offer(m.value, m.intra_batch_id, onfs_core::proto_rows(m.value))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Waits until every message sent so far has its delivery report.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let sending = self.sending.as_ref().ok_or_else(finished)?;
+        py.detach(|| sending.flush())
+    }
+
+    /// Waits for every delivery report; returns the counts (`messages`, `delivered`, `failed`,
+    /// `unsent` ... and `first_error`). It does not raise on failed deliveries: check `failed`
+    /// and `unsent`.
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let sending = self.sending.take().ok_or_else(finished)?;
+        let report = py.detach(|| sending.finish());
+        report_dict(py, report)
+    }
+}
+
+/// Encodes record batches and sends the messages in one pass, never holding more than the
+/// producer's queue.
+#[pyclass(name = "Pusher", module = "onfs_push._onfs")]
+pub struct PyPusher {
+    encoder: Encoder,
+    sending: Option<Sending>,
+    messages: Vec<EncodedMessage>,
+    /// This pass sends round `.0` of `.1`.
+    round: (i64, i64),
+}
+
+#[pymethods]
+impl PyPusher {
+    #[new]
+    #[pyo3(signature = (plan, bootstrap_servers, topic, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, connect_timeout=30.0, max_rate=None, round_index=0, rounds=1))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        plan: &PyPlan,
+        bootstrap_servers: &str,
+        topic: &str,
+        options: Option<HashMap<String, String>>,
+        intra_batch_size: i64,
+        allow_out_of_range: bool,
+        max_message_bytes: Option<i64>,
+        connect_timeout: f64,
+        max_rate: Option<f64>,
+        round_index: i64,
+        rounds: i64,
+    ) -> PyResult<Self> {
+        if rounds < 1 || !(0..rounds).contains(&round_index) {
+            return Err(PyValueError::new_err(format!(
+                "round_index must be in 0..rounds and rounds at least 1, not {round_index} of {rounds}"
+            )));
+        }
+        let mut opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
+        let producer = producer_config(options)?;
+        opts.max_message_bytes = Some(producer.max_message_value_bytes(opts.max_message_bytes));
+        let sending = py.detach(|| {
+            Sending::connect(
+                bootstrap_servers,
+                topic,
+                producer,
+                connect_timeout,
+                max_rate,
+            )
+        })?;
+        Ok(PyPusher {
+            encoder: Encoder::new(&plan.plan, opts),
+            sending: Some(sending),
+            messages: Vec::new(),
+            round: (round_index, rounds),
+        })
+    }
+
+    /// Encodes one record batch and sends the messages it completed.
+    fn push(&mut self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
+        let sending = self.sending.as_mut().ok_or_else(finished)?;
+        let batch = batch.into_inner();
+        let (encoder, messages, round) = (&mut self.encoder, &mut self.messages, self.round);
+        py.detach(|| {
+            messages.clear();
+            encoder
+                .encode_into(&batch, messages)
+                .map_err(errors::encode)?;
+            sending.offer_encoded(messages, round)
+        })
+    }
+
+    /// Sends the last message, waits for every delivery report, and returns the counts with the
+    /// encoder's (`encode`: rows, dropped null-key rows ...).
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut sending = self.sending.take().ok_or_else(finished)?;
+        let tail = self.encoder.finish();
+        let round = self.round;
+        let report = py.detach(|| -> PyResult<_> {
+            sending.offer_encoded(&tail, round)?;
+            Ok(sending.finish())
+        })?;
+        let d = report_dict(py, report)?;
+        d.set_item("encode", stats_dict(py, self.encoder.stats())?)?;
+        Ok(d)
+    }
+}

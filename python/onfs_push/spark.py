@@ -1,0 +1,380 @@
+"""PySpark: a drop-in `OnlineFeatureStorePyClient` with the Rust encoder and producer inside every
+executor, and `push`, which encodes and produces in one pass.
+
+Everything runs through `DataFrame.mapInArrow`, so it works on classic sessions and on Spark
+Connect alike. A Kafka producer is only ever created inside the Python worker that uses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterator, Mapping, Optional
+
+import pyarrow as pa
+
+from . import DeliveryError, EncodeError, Encoder, KafkaError, KafkaSink, MetadataError, OnfsError
+from . import Plan, PlanError, Pusher
+from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
+
+__all__ = ["OnlineFeatureStorePyClient", "push", "read_features", "DeliveryError"]
+
+_ENGINES = ("auto", "spark", "native")
+
+_REPORT_FIELDS = [
+    ("messages", pa.int64()),
+    ("rows", pa.int64()),
+    ("bytes", pa.int64()),
+    ("delivered", pa.int64()),
+    ("delivered_rows", pa.int64()),
+    ("failed", pa.int64()),
+    ("failed_rows", pa.int64()),
+    ("unsent", pa.int64()),
+    ("unsent_rows", pa.int64()),
+    ("encoded_rows", pa.int64()),
+    ("dropped_null_key_rows", pa.int64()),
+    ("first_error", pa.string()),
+]
+_REPORT_SCHEMA = pa.schema(_REPORT_FIELDS)
+_REPORT_DDL = ", ".join(
+    f"{name} {'string' if t == pa.string() else 'long'}" for name, t in _REPORT_FIELDS
+)
+
+
+def _message_struct():
+    from pyspark.sql.types import BinaryType, LongType, StructField, StructType
+
+    return StructType(
+        [StructField("value", BinaryType(), False), StructField("intra_batch_id", LongType(), False)]
+    )
+
+
+# --- errors from executors ------------------------------------------------------------------
+
+_ERROR_LINE = re.compile(r"onfs_push\._onfs\.(\w+Error): (.*)")
+_ERROR_TYPES = {
+    "EncodeError": EncodeError,
+    "KafkaError": KafkaError,
+    "MetadataError": MetadataError,
+    "PlanError": PlanError,
+    "OnfsError": OnfsError,
+}
+
+
+def _run(action):
+    """Runs a Spark action; an onfs-push error raised in an executor is raised again here as
+    itself (with the executor's message), not as a Java or worker traceback."""
+    try:
+        return action()
+    except Exception as e:  # PythonException / Py4JJavaError / SparkConnectGrpcException
+        if isinstance(e, OnfsError):
+            raise
+        match = _ERROR_LINE.search(str(e))
+        if match:
+            raise _ERROR_TYPES[match.group(1)](match.group(2).strip()) from e
+        raise
+
+
+def _is_missing_kafka_source(e: Exception) -> bool:
+    condition = getattr(e, "getCondition", None) or getattr(e, "getErrorClass", None)
+    try:
+        name = condition() if condition else None
+    except Exception:
+        name = None
+    return name == "DATA_SOURCE_NOT_FOUND" or re.search(r"Failed to find (the )?data source: kafka\b", str(e)) is not None
+
+
+# --- executor functions -----------------------------------------------------------------------
+
+
+def _encode_partitions(plan: Plan, intra_batch_size: int, allow_out_of_range: bool, max_message_bytes):
+    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        for batch in batches:
+            out = encoder.encode(batch)
+            if out.num_rows:
+                yield out
+        tail = encoder.finish()
+        if tail.num_rows:
+            yield tail
+
+    return encode
+
+
+def _report_batch(report: Mapping[str, Any]) -> pa.RecordBatch:
+    encode = report.get("encode") or {}
+    row = dict(report)
+    row["encoded_rows"] = encode.get("rows", 0)
+    row["dropped_null_key_rows"] = encode.get("dropped_null_key_rows", 0)
+    return pa.RecordBatch.from_pylist([{k: row.get(k) for k, _ in _REPORT_FIELDS}], schema=_REPORT_SCHEMA)
+
+
+def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connect_timeout: float):
+    def send(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        sink = KafkaSink(bootstrap, topic, options, connect_timeout)
+        for batch in batches:
+            sink.send(batch)
+        yield _report_batch(sink.finish())
+
+    return send
+
+
+def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                     max_message_bytes, connect_timeout, round_index, rounds):
+    def push(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                        max_message_bytes, connect_timeout, None, round_index, rounds)
+        for batch in batches:
+            pusher.push(batch)
+        yield _report_batch(pusher.finish())
+
+    return push
+
+
+def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes):
+    """Encodes and counts, sending nothing: the check run before anything is produced."""
+
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        for batch in batches:
+            encoder.encode(batch)
+        encoder.finish()
+        stats = encoder.stats
+        yield _report_batch({"messages": stats["messages"], "rows": stats["rows"], "bytes": stats["bytes"],
+                             "encode": stats})
+
+    return count
+
+
+def _sum_reports(rows) -> Dict[str, Any]:
+    total: Dict[str, Any] = {name: 0 for name, t in _REPORT_FIELDS if t != pa.string()}
+    total["first_error"] = None
+    for r in rows:
+        d = r.asDict()
+        for name in total:
+            if name == "first_error":
+                total[name] = total[name] or d.get(name)
+            else:
+                total[name] += d.get(name) or 0
+    return total
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def _producer_options(kafka_bootstrap_servers: str, kafka_topic: str, additional_options: Optional[Mapping[str, Any]]):
+    """The original merges `additional_options` over `kafka.bootstrap.servers` and `topic`; the
+    same here, with the two taken out for the native producer."""
+    merged = {"kafka.bootstrap.servers": kafka_bootstrap_servers, "topic": kafka_topic}
+    merged.update({str(k): str(v) for k, v in (additional_options or {}).items()})
+    bootstrap = merged.pop("kafka.bootstrap.servers")
+    topic = merged.pop("topic")
+    return bootstrap, topic, merged
+
+
+def _check_columns(df, plan: Plan):
+    missing = [c for c in plan.input_columns() if c not in df.columns]
+    if missing:
+        raise EncodeError(
+            f"column {missing[0]!r} is missing from the DataFrame; its columns are: {', '.join(df.columns)}"
+            + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else "")
+        )
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class OnlineFeatureStorePyClient:
+    """The original client's class, methods and return values; encoding and producing in Rust.
+
+    `OnlineFeatureStorePyClient(features_metadata_source_url, job_id, job_token, fgs_to_consider=[])`
+    asks the metadata service once (the token never appears in an error or a repr).
+    """
+
+    def __init__(self, features_metadata_source_url: str, job_id: str, job_token: str,
+                 fgs_to_consider: list = [], *, connect_timeout: float = 10.0, timeout: float = 60.0):
+        self.features_metadata_source_url = features_metadata_source_url
+        self.job_id = job_id
+        self.__job_token = job_token
+        self.fgs_to_consider = list(fgs_to_consider or [])
+        self.plan = Plan.fetch(features_metadata_source_url, job_id, job_token, self.fgs_to_consider,
+                               connect_timeout, timeout)
+        self._set_details()
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> "OnlineFeatureStorePyClient":
+        """A client over a plan already made (e.g. `Plan.from_metadata_json`), without asking the
+        metadata service."""
+        self = cls.__new__(cls)
+        self.features_metadata_source_url = None
+        self.job_id = None
+        self.__job_token = None
+        self.fgs_to_consider = plan.fgs_to_consider
+        self.plan = plan
+        self._set_details()
+        return self
+
+    @property
+    def job_token(self) -> str:
+        return self.__job_token
+
+    def _set_details(self):
+        import json
+
+        view = json.loads(self.plan.to_json())
+        metadata = json.loads(self.plan.metadata_json())
+        self.offline_src_type_columns = [
+            [source, kind, [tuple(pair) for pair in columns]] for source, kind, columns in view["feature_mapping"]
+        ]
+        self.offline_col_to_default_values_map = dict(view["defaults"])
+        self.offline_col_to_datatype_map = dict(view["datatypes"])
+        self.onfs_fg_to_onfs_feat_map = {g["label"]: list(g["features"]) for g in view["feature_groups"]}
+        self.onfs_fg_to_ofs_feat_map = {g["label"]: list(g["columns"]) for g in view["feature_groups"]}
+        # As the original: every group's first data type, including groups filtered out.
+        self.fg_to_datatype_map = {}
+        for entry in metadata["data"]:
+            for base in entry["base-path"]:
+                for path in base["data-paths"]:
+                    self.fg_to_datatype_map.setdefault(path["feature-group-label"], path["data-type"])
+        self.entity_label = view["entity_label"]
+        self.entity_column_names = list(view["entity_columns"])
+
+    def __repr__(self):
+        return (f"OnlineFeatureStorePyClient(features_metadata_source_url={self.features_metadata_source_url!r}, "
+                f"job_id={self.job_id!r}, fgs_to_consider={self.fgs_to_consider!r})")
+
+    def __getstate__(self):
+        raise TypeError("OnlineFeatureStorePyClient is not shipped to executors; its plan is")
+
+    # -- the original's methods --
+
+    def get_offline_col_to_datatype_map(self):
+        return self.offline_col_to_datatype_map
+
+    def get_features_details(self):
+        return (self.offline_src_type_columns, self.offline_col_to_default_values_map, self.entity_column_names)
+
+    def generate_df_with_protobuf_messages(self, df, intra_batch_size: int = 20, *,
+                                           allow_out_of_range: bool = False,
+                                           max_message_bytes: Optional[int] = None):
+        """A DataFrame `value binary not null, intra_batch_id long not null`: each Spark partition's
+        rows, in order, `intra_batch_size` to a message, ids counting 0, 1, 2 ... per partition.
+        Lazy, like the original; encoding errors (a null feature, a value outside its type) are
+        raised as `EncodeError` by the action that runs it."""
+        if intra_batch_size < 1:
+            raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
+        _check_columns(df, self.plan)
+        fn = _encode_partitions(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        return df.select(*self.plan.input_columns()).mapInArrow(fn, _message_struct())
+
+    def write_protobuf_df_to_kafka(self, df, kafka_bootstrap_servers: str, kafka_topic: str,
+                                   additional_options: dict = {}, kafka_num_batches: int = 1, *,
+                                   engine: str = "auto", check_first: bool = True,
+                                   connect_timeout: float = 30.0):
+        """Writes a message DataFrame to Kafka, in `kafka_num_batches` rounds (round i: the
+        messages whose `intra_batch_id % kafka_num_batches == i`).
+
+        `engine="spark"`: Spark's Kafka sink, as the original (needs the connector on the
+        classpath; returns None). `engine="native"`: the Rust producer in each executor: every
+        message acknowledged and counted; returns the counts and raises `DeliveryError` if any
+        message was not delivered. `"auto"` (default): Spark's sink when the connector is there,
+        else native. With `check_first` (native), the DataFrame is computed once without sending,
+        so bad data fails before anything is produced.
+        """
+        if engine not in _ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
+        if kafka_num_batches < 1:
+            raise ValueError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+        if engine in ("auto", "spark"):
+            try:
+                return self._write_with_spark(df, kafka_bootstrap_servers, kafka_topic, additional_options,
+                                              kafka_num_batches)
+            except Exception as e:
+                if engine == "spark" or not _is_missing_kafka_source(e):
+                    raise
+        return self._write_native(df, kafka_bootstrap_servers, kafka_topic, additional_options,
+                                  kafka_num_batches, check_first, connect_timeout)
+
+    def _write_with_spark(self, df, kafka_bootstrap_servers, kafka_topic, additional_options, kafka_num_batches):
+        import pyspark.sql.functions as F
+
+        kafka_config = {"kafka.bootstrap.servers": kafka_bootstrap_servers, "topic": kafka_topic}
+        kafka_config.update(additional_options or {})
+        if kafka_num_batches == 1:
+            _run(lambda: df.drop("intra_batch_id").write.format("kafka").options(**kafka_config).save())
+            return None
+        df = df.withColumn("batch_no", F.col("intra_batch_id") % kafka_num_batches).drop("intra_batch_id")
+        for i in range(kafka_num_batches):
+            batch = df.filter(F.col("batch_no") == i).drop("batch_no")
+            _run(lambda: batch.write.format("kafka").options(**kafka_config).save())
+        return None
+
+    def _write_native(self, df, kafka_bootstrap_servers, kafka_topic, additional_options, kafka_num_batches,
+                      check_first, connect_timeout):
+        import pyspark.sql.functions as F
+
+        bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
+        # Options and brokers are checked here, before any executor runs.
+        KafkaSink(bootstrap, topic, options, connect_timeout).finish()
+        if check_first:
+            _run(lambda: df.select("value").count())
+        total = None
+        for i in range(kafka_num_batches):
+            part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
+            send = _send_partitions(bootstrap, topic, options, connect_timeout)
+            rows = _run(lambda: part.mapInArrow(send, _REPORT_DDL).collect())
+            report = _sum_reports(rows)
+            total = report if total is None else _add(total, report)
+            if report["failed"] or report["unsent"]:
+                raise DeliveryError(total)
+        return total
+
+    def push(self, df, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: dict = {},
+             intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
+             max_message_bytes: Optional[int] = None, check_first: bool = True,
+             connect_timeout: float = 30.0) -> Dict[str, Any]:
+        """Encodes and produces in one pass on the executors: the message DataFrame is never
+        made. Returns the counts; raises `DeliveryError` if any message was not delivered and
+        `EncodeError` for bad data (found before anything is sent, with `check_first`)."""
+        return push(df, self.plan, kafka_bootstrap_servers, kafka_topic, additional_options,
+                    intra_batch_size, kafka_num_batches, allow_out_of_range=allow_out_of_range,
+                    max_message_bytes=max_message_bytes, check_first=check_first,
+                    connect_timeout=connect_timeout)
+
+
+def _add(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
+    """Two rounds' counts; every round encodes every row, so the encoder's counts are one round's."""
+    out = dict(a)
+    for k, v in b.items():
+        if k == "first_error":
+            out[k] = out.get(k) or v
+        elif k not in ("encoded_rows", "dropped_null_key_rows"):
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: Optional[dict] = None,
+         intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
+         max_message_bytes: Optional[int] = None, check_first: bool = True,
+         connect_timeout: float = 30.0) -> Dict[str, Any]:
+    """Encodes `df` (entity columns + renamed feature columns) with `plan` and produces the
+    messages on the executors in one pass. See `OnlineFeatureStorePyClient.push`."""
+    if intra_batch_size < 1:
+        raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
+    if kafka_num_batches < 1:
+        raise ValueError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+    _check_columns(df, plan)
+    bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
+    KafkaSink(bootstrap, topic, options, connect_timeout).finish()
+    df = df.select(*plan.input_columns())
+    if check_first:
+        count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        _run(lambda: df.mapInArrow(count, _REPORT_DDL).collect())
+    total = None
+    for i in range(kafka_num_batches):
+        fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                              max_message_bytes, connect_timeout, i, kafka_num_batches)
+        report = _sum_reports(_run(lambda: df.mapInArrow(fn, _REPORT_DDL).collect()))
+        total = report if total is None else _add(total, report)
+        if report["failed"] or report["unsent"]:
+            raise DeliveryError(total)
+    return total

@@ -1,0 +1,179 @@
+"""The extension without Spark: plan, encode (pyarrow/pandas), default fill, errors, Kafka sink."""
+
+from __future__ import annotations
+
+import collections
+import json
+import pickle
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import onfs_push
+from onfs_push import EncodeError, MetadataError, Plan, PlanError
+
+from conftest import case_dir, expected_messages
+
+ENCODE_CASES = [("all-types", 7, []), ("all-types-fgs", 3, ["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"])]
+
+
+def metadata_text(case: str) -> str:
+    return (case_dir(case) / "metadata.json").read_text()
+
+
+@pytest.mark.parametrize("case,batch,fgs", ENCODE_CASES)
+def test_encode_is_byte_identical_to_the_original(case, batch, fgs):
+    plan = Plan.from_metadata_json(metadata_text(case), fgs)
+    out = onfs_push.encode(pq.read_table(case_dir(case) / "input.parquet"), plan, batch)
+    expected = expected_messages(case)
+    assert out.schema == onfs_push.MESSAGE_SCHEMA
+    assert out.column("intra_batch_id").to_pylist() == [e["intra_batch_id"] for e in expected]
+    assert [v.hex() for v in out.column("value").to_pylist()] == [e["value_hex"] for e in expected]
+
+
+def test_plan_view_matches_the_original():
+    for case in ["all-types", "tables-pipeline"]:
+        plan = Plan.from_metadata_json(metadata_text(case))
+        expected = json.loads((case_dir(case) / "expected" / "plan.json").read_text())
+        assert json.loads(plan.to_json()) == expected
+
+
+def test_inputs_pandas_batches_and_streams_give_the_same_messages():
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    meta = json.loads(metadata_text("all-types"))
+    want = onfs_push.encode(table, meta, 7)
+    small = table.to_batches(max_chunksize=3)
+    assert onfs_push.encode(small, meta, 7).equals(want)
+    assert onfs_push.encode(pa.RecordBatchReader.from_batches(table.schema, small), meta, 7).equals(want)
+    scalar_cols = [c for c in table.column_names if "vector" not in c]
+    pd_table = table.select(scalar_cols)
+    meta_scalars = json.loads(metadata_text("all-types"))
+    for entry in meta_scalars["data"]:
+        for base in entry["base-path"]:
+            base["data-paths"] = [p for p in base["data-paths"] if "Vector" not in p["data-type"]]
+    from_arrow = onfs_push.encode(pd_table, meta_scalars, 5)
+    from_pandas = onfs_push.encode(pd_table.to_pandas(), meta_scalars, 5)
+    assert from_pandas.equals(from_arrow) and from_arrow.num_rows == 10
+
+
+def test_plan_pickles_for_executors():
+    plan = Plan.from_metadata_json(metadata_text("all-types-fgs"), ["fg_bool", "fg_int64"])
+    again = pickle.loads(pickle.dumps(plan))
+    assert again.to_json() == plan.to_json()
+    assert again.fgs_to_consider == ["fg_bool", "fg_int64"]
+
+
+def test_encoder_continues_across_batches_and_counts():
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    enc = onfs_push.Encoder(Plan.from_metadata_json(metadata_text("all-types")), 7)
+    ids = []
+    for b in table.to_batches(max_chunksize=4):
+        ids += enc.encode(b).column("intra_batch_id").to_pylist()
+    ids += enc.finish().column("intra_batch_id").to_pylist()
+    assert ids == list(range(8))
+    assert enc.stats["rows"] == 50 and enc.stats["messages"] == 8
+
+
+def test_errors_name_column_and_key():
+    plan = Plan.from_metadata_json(metadata_text("all-types"))
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    col = "all_types___fg_int8___f1"
+    values = table.column(col).to_pylist()
+    values[4] = 300
+    bad = table.set_column(table.schema.get_field_index(col), col, pa.array(values, pa.int64()))
+    with pytest.raises(EncodeError) as e:
+        onfs_push.encode(bad, plan, 7)
+    key = table.column("user_id")[4].as_py()
+    assert f'column "{col}" value 300 for key user_id={key} is outside DataTypeInt8' in str(e.value)
+    assert "allow_out_of_range=True" in str(e.value)
+    assert len(onfs_push.encode(bad, plan, 7, allow_out_of_range=True)) == 8
+    values[4] = None
+    nulls = table.set_column(table.schema.get_field_index(col), col, pa.array(values, pa.int64()))
+    with pytest.raises(EncodeError, match="is null"):
+        onfs_push.encode(nulls, plan, 7)
+    with pytest.raises(ValueError, match="intra_batch_size"):
+        onfs_push.encode(table, plan, 0)
+    with pytest.raises(PlanError, match="nope"):
+        Plan.from_metadata_json(metadata_text("all-types"), ["nope"])
+    with pytest.raises(MetadataError, match=r"data\[0\]"):
+        Plan.from_metadata_json('{"keys": {"u": ["id"]}, "data": [{"storage-provider": "TABLE"}]}')
+
+
+def test_default_fill_uses_the_metadata_defaults():
+    plan = Plan.from_metadata_json(metadata_text("tables-pipeline"))
+    view = json.loads(plan.to_json())
+    cols = [c for g in view["feature_groups"] for c in g["columns"]]
+    scalar = {"FP32": pa.float32(), "FP64": pa.float64(), "Int64": pa.int64(), "String": pa.string(),
+              "Bool": pa.bool_()}
+
+    def arrow_type(name):
+        base = name[len("DataType"):]
+        return pa.list_(scalar[base[:-len("Vector")]]) if base.endswith("Vector") else scalar[base]
+
+    arrays = {c: pa.nulls(2, arrow_type(view["datatypes"][c])) for c in dict.fromkeys(cols)}
+    batch = pa.record_batch({"user_id": pa.array([1, 2], pa.int64()), **arrays})
+    filler = onfs_push._onfs.DefaultFill(plan)
+    filled = filler.fill(batch)
+    for c in arrays:
+        assert filled.column(c).null_count == 0, c
+    assert all(n == 2 for n in filler.filled.values())
+    onfs_push.encode(filled, plan, 6)  # encodes: no null left
+
+
+def test_fetch_sends_job_and_never_shows_the_token(metadata_server):
+    server = metadata_server("all-types", token="s3cr3t-t0ken")
+    plan = Plan.fetch(server.url, "job-1", "s3cr3t-t0ken")
+    assert plan.entity_columns == ["user_id"]
+    assert server.requests[-1] == {"jobId": ["job-1"], "jobToken": ["s3cr3t-t0ken"]}
+    with pytest.raises(MetadataError) as e:
+        Plan.fetch(server.url, "job-1", "wr0ng-t0ken", tries=1)
+    assert "wr0ng-t0ken" not in str(e.value) and "401" in str(e.value)
+    with pytest.raises(MetadataError) as e:
+        Plan.fetch("http://127.0.0.1:9/x", "job-1", "s3cr3t-t0ken", tries=1, connect_timeout=1)
+    assert "s3cr3t-t0ken" not in str(e.value)
+
+
+def test_kafka_sink_counts_every_delivery(kafka_bootstrap, topic):
+    name = topic(2)
+    plan = Plan.from_metadata_json(metadata_text("all-types"))
+    messages = onfs_push.encode(pq.read_table(case_dir("all-types") / "input.parquet"), plan, 7)
+    sink = onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.acks": "all", "kafka.linger.ms": "1"})
+    for batch in messages.to_batches():
+        sink.send(batch)
+    report = sink.finish()
+    assert report["messages"] == 8 and report["delivered"] == 8 and report["failed"] == 0
+    assert report["rows"] == 50 and report["delivered_rows"] == 50
+    assert sum(report["per_partition"].values()) == 8
+
+
+def test_pusher_rounds_and_missing_topic(kafka_bootstrap, topic):
+    name = topic(1)
+    plan = Plan.from_metadata_json(metadata_text("all-types"))
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    sent = collections.Counter()
+    for i in range(3):
+        p = onfs_push.Pusher(plan, kafka_bootstrap, name, intra_batch_size=7, round_index=i, rounds=3)
+        for b in table.to_batches(max_chunksize=9):
+            p.push(b)
+        r = p.finish()
+        assert r["failed"] == 0 and r["delivered"] == r["messages"]
+        assert r["encode"]["rows"] == 50
+        sent[i] = r["messages"]
+    assert [sent[0], sent[1], sent[2]] == [3, 3, 2]
+    with pytest.raises(onfs_push.KafkaError, match="does not exist"):
+        onfs_push.KafkaSink(kafka_bootstrap, "no-such-topic-here", connect_timeout=10)
+    with pytest.raises(onfs_push.KafkaError, match="kafka.no.such.option"):
+        onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.no.such.option": "1"})
+
+
+def test_sasl_password_never_in_errors(kafka_bootstrap, topic):
+    import os
+
+    sasl = os.environ["ONFS_KAFKA_SASL_BOOTSTRAP"]
+    opts = {"kafka.security.protocol": "SASL_PLAINTEXT", "kafka.sasl.mechanism": "PLAIN",
+            "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.plain.PlainLoginModule required '
+                                      'username="onfs" password="Wr0ngPassw0rd";'}
+    with pytest.raises(onfs_push.KafkaError) as e:
+        onfs_push.KafkaSink(sasl, topic(1), opts, connect_timeout=5)
+    assert "Wr0ngPassw0rd" not in str(e.value)

@@ -1,0 +1,231 @@
+"""onfs_push.spark on a real local PySpark: differential against the original package, Kafka round
+trips (native producer, push, Spark's sink), the original README's snippet, the tables flow."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import onfs_push
+from onfs_push import EncodeError, Plan
+from onfs_push.spark import OnlineFeatureStorePyClient, push, read_features
+
+from conftest import case_dir, expected_messages, read_topic
+
+ENCODE_CASES = [("all-types", 7, []), ("all-types-fgs", 3, ["fg_fp32", "fg_stringvector", "fg_int64", "fg_bool"])]
+TOKEN = "test-token"
+
+
+def rows_of(df):
+    return [(bytes(r.value), r.intra_batch_id) for r in df.collect()]
+
+
+def local_values(case: str, batch: int, fgs=()):
+    plan = Plan.from_metadata_json((case_dir(case) / "metadata.json").read_text(), list(fgs))
+    out = onfs_push.encode(pq.read_table(case_dir(case) / "input.parquet"), plan, batch)
+    return out.column("value").to_pylist()
+
+
+@pytest.mark.parametrize("case,batch,fgs", ENCODE_CASES)
+def test_generate_is_byte_identical_to_the_original_package(spark, metadata_server, case, batch, fgs):
+    from spark_feature_push_client import OnlineFeatureStorePyClient as Original
+
+    server = metadata_server(case, token=TOKEN)
+    ours = OnlineFeatureStorePyClient(server.url, "job", TOKEN, fgs)
+    original = Original(server.url, "job", TOKEN, fgs)
+    assert ours.get_features_details() == original.get_features_details()
+    assert ours.get_offline_col_to_datatype_map() == original.get_offline_col_to_datatype_map()
+    assert ours.fg_to_datatype_map == original.fg_to_datatype_map
+    assert ours.onfs_fg_to_onfs_feat_map == original.onfs_fg_to_onfs_feat_map
+
+    one = spark.read.parquet(str(case_dir(case) / "input.parquet")).coalesce(1).cache()
+    three = one.repartition(3).cache()
+    for df in (one, three):
+        df.count()
+        want = rows_of(original.generate_df_with_protobuf_messages(df, intra_batch_size=batch))
+        got_df = ours.generate_df_with_protobuf_messages(df, intra_batch_size=batch)
+        assert got_df.schema == original.generate_df_with_protobuf_messages(df, batch).schema
+        got = rows_of(got_df)
+        assert sorted(got) == sorted(want) and len(got) == len(want)
+        if df is one:
+            assert got == want
+            assert [v.hex() for v, _ in got] == [e["value_hex"] for e in expected_messages(case)]
+    assert one.rdd.getNumPartitions() == 1 and three.rdd.getNumPartitions() == 3
+
+
+def test_native_write_round_trip(session, metadata_server, kafka_bootstrap, topic):
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    name = topic(3)
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    proto_df = client.generate_df_with_protobuf_messages(df, intra_batch_size=7)
+    report = client.write_protobuf_df_to_kafka(proto_df, kafka_bootstrap, name,
+                                               {"kafka.acks": "all", "kafka.linger.ms": "2"},
+                                               kafka_num_batches=2, engine="native")
+    assert report["messages"] == 8 and report["delivered"] == 8 and report["failed"] == 0
+    assert report["rows"] == 50 and report["delivered_rows"] == 50
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 7))
+
+
+def test_push_round_trip_without_message_dataframe(session, metadata_server, kafka_bootstrap, topic):
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    name = topic(2)
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    report = client.push(df, kafka_bootstrap, name, intra_batch_size=7, kafka_num_batches=3)
+    assert report["delivered"] == 8 and report["failed"] == 0 and report["unsent"] == 0
+    assert report["encoded_rows"] == 50 and report["delivered_rows"] == 50
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 7))
+
+
+def test_spark_sink_path_with_the_connector(session, metadata_server, kafka_bootstrap, topic):
+    server = metadata_server("all-types-fgs", token=TOKEN)
+    fgs = ENCODE_CASES[1][2]
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN, fgs)
+    name = topic(1)
+    df = session.read.parquet(str(case_dir("all-types-fgs") / "input.parquet")).coalesce(1)
+    proto_df = client.generate_df_with_protobuf_messages(df, intra_batch_size=3)
+    assert client.write_protobuf_df_to_kafka(proto_df, kafka_bootstrap, name, kafka_num_batches=2,
+                                             engine="spark") is None
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types-fgs", 3, fgs))
+
+
+def test_bad_data_fails_before_anything_is_sent(session, metadata_server, kafka_bootstrap, topic):
+    import pyspark.sql.functions as F
+
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    name = topic(1)
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    col = "all_types___fg_int8___f1"
+    bad = df.withColumn(col, F.when(F.col("user_id") == F.lit(df.first().user_id), F.lit(1000))
+                        .otherwise(F.col(col)).cast("int"))
+    with pytest.raises(EncodeError, match=rf'column "{col}" value 1000 .* outside DataTypeInt8'):
+        client.push(bad, kafka_bootstrap, name, intra_batch_size=7)
+    with pytest.raises(EncodeError, match=col):
+        client.write_protobuf_df_to_kafka(client.generate_df_with_protobuf_messages(bad, 7), kafka_bootstrap,
+                                          name, engine="native")
+    assert read_topic(session, kafka_bootstrap, name) == []
+    with pytest.raises(EncodeError, match="is missing from the DataFrame"):
+        client.generate_df_with_protobuf_messages(df.drop(col))
+
+
+README_SNIPPET = Path(__file__).with_name("original_readme_quick_start.py").read_text()
+
+
+def test_the_original_readme_snippet_runs_with_only_the_import_changed(session, metadata_server, kafka_bootstrap,
+                                                                      topic):
+    server = metadata_server("all-types", token="your-auth-token")
+    name = topic(1)
+    code = README_SNIPPET.replace("from spark_feature_push_client import OnlineFeatureStorePyClient",
+                                  "from onfs_push.spark import OnlineFeatureStorePyClient")
+    assert code != README_SNIPPET
+    # Only the endpoints of the example are pointed at the test services.
+    code = (code.replace('"https://api.example.com/metadata"', repr(server.url))
+                .replace('"localhost:9092"', repr(kafka_bootstrap))
+                .replace('"features.user_features"', repr(name)))
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    scope = {"your_spark_df": df}
+    exec(compile(code, "README quick start", "exec"), scope)
+    assert len(scope["feature_details"]) == 3
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 20))
+
+
+def decoded_rows(values):
+    from bharatml_commons.proto.persist.persist_pb2 import Query
+
+    rows, schemas = collections.Counter(), set()
+    for v in values:
+        q = Query()
+        q.ParseFromString(v)
+        schemas.add((q.entity_label, tuple(q.keys_schema),
+                     tuple((g.label, tuple(g.feature_labels)) for g in q.feature_group_schema)))
+        for d in q.data:
+            rows[(tuple(d.key_values), tuple(f.SerializeToString() for f in d.feature_values))] += 1
+    return rows, schemas
+
+
+def test_read_features_runs_the_original_flow(session, metadata_server):
+    case = "tables-pipeline"
+    server = metadata_server(case, token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    tables = {p.name: str(p) for p in (case_dir(case) / "tables").iterdir()}
+    df = read_features(session, client, tables=tables)
+    values = rows_of(client.generate_df_with_protobuf_messages(df, intra_batch_size=6))
+    expected = [bytes.fromhex(e["value_hex"]) for e in expected_messages(case)]
+    assert decoded_rows([v for v, _ in values]) == decoded_rows(expected)
+    from bharatml_commons.proto.persist.persist_pb2 import Query
+
+    assert all(len(Query.FromString(v).data) <= 6 for v, _ in values)
+
+
+def test_client_never_shows_the_token(metadata_server):
+    server = metadata_server("all-types", token="Sup3rS3cret")
+    client = OnlineFeatureStorePyClient(server.url, "job", "Sup3rS3cret")
+    assert "Sup3rS3cret" not in repr(client)
+    with pytest.raises(onfs_push.MetadataError) as e:
+        OnlineFeatureStorePyClient(server.url, "job", "Wr0ngS3cret")
+    assert "Wr0ngS3cret" not in str(e.value) and re.search(r"HTTP 401", str(e.value))
+
+
+# --- Spark Connect ----------------------------------------------------------------------------
+
+@pytest.mark.connect
+@pytest.mark.parametrize("case,batch,fgs", ENCODE_CASES)
+def test_connect_generate_is_byte_identical_to_the_original(connect, metadata_server, case, batch, fgs):
+    server = metadata_server(case, token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN, fgs)
+    df = connect.read.parquet(str(case_dir(case) / "input.parquet")).coalesce(1)
+    got = rows_of(client.generate_df_with_protobuf_messages(df, intra_batch_size=batch))
+    assert [v.hex() for v, _ in got] == [e["value_hex"] for e in expected_messages(case)]
+    assert [i for _, i in got] == [e["intra_batch_id"] for e in expected_messages(case)]
+
+
+@pytest.mark.connect
+def test_the_original_fails_on_connect_where_ours_runs(connect, metadata_server):
+    from spark_feature_push_client import OnlineFeatureStorePyClient as Original
+
+    server = metadata_server("all-types", token=TOKEN)
+    df = connect.read.parquet(str(case_dir("all-types") / "input.parquet"))
+    with pytest.raises(Exception, match="rdd"):
+        Original(server.url, "job", TOKEN).generate_df_with_protobuf_messages(df, 7).collect()
+
+
+FALLBACK_SCRIPT = """
+import json, sys
+from pyspark.sql import SparkSession
+from onfs_push.spark import OnlineFeatureStorePyClient
+url, bootstrap, topic, data = sys.argv[1:5]
+spark = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false").getOrCreate()
+client = OnlineFeatureStorePyClient(url, "job", "test-token")
+proto_df = client.generate_df_with_protobuf_messages(spark.read.parquet(data).coalesce(1), 7)
+print(json.dumps(client.write_protobuf_df_to_kafka(proto_df, bootstrap, topic)))
+"""
+
+
+def test_auto_engine_without_the_connector_uses_the_native_producer(spark, metadata_server, kafka_bootstrap,
+                                                                     topic, tmp_path):
+    import subprocess
+    import sys
+
+    server = metadata_server("all-types", token=TOKEN)
+    name = topic(1)
+    script = tmp_path / "fallback.py"
+    script.write_text(FALLBACK_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), server.url, kafka_bootstrap, name,
+                          str(case_dir("all-types") / "input.parquet")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["delivered"] == 8 and report["delivered_rows"] == 50
+    got = collections.Counter(v for v, _ in read_topic(spark, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 7))
