@@ -24,6 +24,14 @@ trap cleanup EXIT
 source "$ONFS_KAFKA_DIR/env"
 export ONFS_KAFKA_BOOTSTRAP ONFS_KAFKA_SASL_BOOTSTRAP
 
+echo "== object store emulators (moto, Azurite)"
+export ONFS_SERVICES_DIR="${ONFS_SERVICES_DIR:-$(mktemp -d /tmp/onfs-services-ci.XXXXXX)}"
+scripts/test-services.sh start >/dev/null
+cleanup() {
+    scripts/kafka-test-broker.sh stop --clean >/dev/null 2>&1 || true
+    scripts/test-services.sh stop --clean >/dev/null 2>&1 || true
+}
+
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== python package (onfs_push) and its tests on PySpark, classic and Spark Connect"

@@ -261,6 +261,13 @@ pub struct RunArgs {
     #[arg(long = "table", value_name = "NAME=LOCATION")]
     pub tables: Vec<String>,
 
+    /// An object store option for every source, repeatable: KEY=VALUE with object_store's key
+    /// names (aws_endpoint, aws_region, aws_allow_http, azure_storage_account_name,
+    /// azure_storage_use_emulator, google_service_account ...); over the cloud's own environment
+    /// variables (AWS_*, AZURE_STORAGE_*, GOOGLE_*) and the config's [storage].
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+
     /// The partition column of a kind of source, repeatable: KIND=COL with KIND table (default
     /// process_date), parquet (default ts) or delta (default ts).
     #[arg(long = "partition-column", value_name = "KIND=COL")]

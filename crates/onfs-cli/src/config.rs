@@ -17,6 +17,9 @@ pub struct JobConfig {
     /// Table names (`db.table`) to `{ format, location }`.
     #[serde(default)]
     pub tables: BTreeMap<String, onfs_sources::TableEntry>,
+    /// Object store options for every source (object_store's key names, `${ENV}` for secrets).
+    #[serde(default)]
+    pub storage: BTreeMap<String, String>,
     #[serde(default)]
     pub source: SourceSection,
     #[serde(default)]

@@ -8,10 +8,12 @@ pub mod location;
 pub mod partition;
 pub mod pipeline;
 mod reader;
+pub mod stores;
 
 pub use catalog::{Catalog, TableEntry, TableFormat};
 pub use partition::{PartitionColumns, PartitionSelection};
 pub use pipeline::{JobInput, Pipeline, PipelineOptions, SourceRead};
+pub use stores::StorageOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

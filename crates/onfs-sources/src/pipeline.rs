@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::catalog::{Catalog, TableFormat};
 use crate::partition::{choose, PartitionColumns, PartitionSelection};
 use crate::reader::{column_names, column_values, filter_value, has_column, ident, Resolved};
+use crate::stores::StorageOptions;
 use crate::SourceError;
 
 /// What a job reads.
@@ -38,6 +39,8 @@ pub struct PipelineOptions {
     pub memory_limit: usize,
     pub target_partitions: usize,
     pub spill_dir: Option<PathBuf>,
+    /// Object store options (endpoint, region, credentials ...) for every source.
+    pub storage: StorageOptions,
 }
 
 /// One source as read, for the summary and the report.
@@ -129,7 +132,8 @@ impl Pipeline {
     ) -> Result<Vec<String>, SourceError> {
         let mut all = Vec::new();
         for m in &input.plan.feature_mapping {
-            let r = Resolved::new(m, input.catalog)?;
+            let r = Resolved::new(m, input.catalog, &opts.storage)?;
+            r.register(ctx)?;
             let column = partition_column(m.kind, &opts.partition_columns);
             all.extend(choose(
                 &available_values(ctx, &r, column).await?,
@@ -173,7 +177,8 @@ impl Pipeline {
         index: usize,
         keys: &[String],
     ) -> Result<(DataFrame, SourceRead), SourceError> {
-        let r = Resolved::new(m, catalog)?;
+        let r = Resolved::new(m, catalog, &opts.storage)?;
+        r.register(ctx)?;
         let column = partition_column(m.kind, &opts.partition_columns).to_string();
         let no_partition = |detail: String| SourceError::NoPartition {
             source_name: r.name.clone(),

@@ -12,6 +12,7 @@ use url::Url;
 use crate::catalog::{Catalog, TableFormat};
 use crate::location::{child_dir, dir_url};
 use crate::partition::unescape;
+use crate::stores::{self, StorageOptions};
 use crate::SourceError;
 
 /// A source located and typed.
@@ -22,10 +23,15 @@ pub(crate) struct Resolved {
     pub kind: SourceKind,
     pub format: TableFormat,
     pub url: Url,
+    pub storage: StorageOptions,
 }
 
 impl Resolved {
-    pub fn new(mapping: &SourceMapping, catalog: &Catalog) -> Result<Resolved, SourceError> {
+    pub fn new(
+        mapping: &SourceMapping,
+        catalog: &Catalog,
+        storage: &StorageOptions,
+    ) -> Result<Resolved, SourceError> {
         let (format, location) = if mapping.kind == SourceKind::Table {
             let e = catalog.resolve(&mapping.source)?;
             (e.format, e.location.clone())
@@ -39,7 +45,17 @@ impl Resolved {
             kind: mapping.kind,
             format,
             url: dir_url(&location)?,
+            storage: storage.clone(),
         })
+    }
+
+    /// Registers the location's object store in the session (nothing for local paths).
+    pub fn register(&self, ctx: &SessionContext) -> Result<(), SourceError> {
+        stores::register(ctx, &self.url, &self.storage).map_err(|e| self.err(e.to_string()))
+    }
+
+    fn is_remote(&self) -> bool {
+        self.url.scheme() != "file"
     }
 
     pub fn err(&self, problem: impl Into<String>) -> SourceError {
@@ -76,10 +92,18 @@ impl Resolved {
     ) -> Result<Vec<(String, String)>, SourceError> {
         let store = self.store(ctx)?;
         let base = self.store_path();
-        let listing = store
-            .list_with_delimiter(Some(&base))
-            .await
-            .map_err(|e| self.err(format!("cannot list {}: {e}", self.url)))?;
+        let listing = store.list_with_delimiter(Some(&base)).await.map_err(|e| {
+            self.err(format!(
+                "cannot list {}",
+                stores::explain(&self.url, &e, &self.storage)
+            ))
+        })?;
+        if self.is_remote() && listing.common_prefixes.is_empty() && listing.objects.is_empty() {
+            return Err(self.err(format!(
+                "nothing is stored under {} (a missing prefix?); check the location",
+                self.url
+            )));
+        }
         let prefix = format!("{column}=");
         let mut out = Vec::new();
         for p in listing.common_prefixes {
@@ -118,11 +142,25 @@ impl Resolved {
                     ParquetReadOptions::default().file_extension(".parquet"),
                 )
                 .await
-                .map_err(|e| self.err(format!("cannot read Parquet at {url}: {e}")))
+                .map_err(|e| {
+                    self.err(format!(
+                        "cannot read Parquet at {url}: {}",
+                        self.storage.scrub(&e.to_string())
+                    ))
+                })
             }
             TableFormat::Delta => {
-                let table = deltalake::open_table(self.url.clone()).await.map_err(|e| {
-                    self.err(format!("cannot open the Delta table at {}: {e}", self.url))
+                let table = deltalake::open_table_with_storage_options(
+                    self.url.clone(),
+                    self.storage.for_delta(&self.url),
+                )
+                .await
+                .map_err(|e| {
+                    self.err(format!(
+                        "cannot open the Delta table at {}: {}",
+                        self.url,
+                        self.storage.scrub(&e.to_string())
+                    ))
                 })?;
                 table
                     .update_datafusion_session(&ctx.state())

@@ -7,3 +7,4 @@ mod kafka;
 mod metadata;
 mod plan;
 mod run;
+mod stores;

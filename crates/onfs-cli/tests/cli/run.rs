@@ -8,19 +8,19 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-const ORDERS: &str = "fs.user_orders";
-const EMBEDDINGS: &str = "fs.user_embeddings";
+pub(crate) const ORDERS: &str = "fs.user_orders";
+pub(crate) const EMBEDDINGS: &str = "fs.user_embeddings";
 /// The feature groups of `fs.user_orders` only.
 const ORDER_GROUPS: &str = "user_orders_i64,user_orders_fp64,user_orders_str,user_orders_bool";
 
 // ---------- fixtures and helpers ----------
 
 /// The reference case, its path without `..` (see `table_location_with_dot_dot_components`).
-fn pipeline() -> PathBuf {
+pub(crate) fn pipeline() -> PathBuf {
     case("tables-pipeline").canonicalize().unwrap()
 }
 
-fn reference_meta() -> PathBuf {
+pub(crate) fn reference_meta() -> PathBuf {
     pipeline().join("metadata.json")
 }
 
@@ -40,7 +40,7 @@ fn onfs_strings(args: &[String]) -> Run {
 
 /// `run` on `meta` with `--out <tmp>/out --report <tmp>/report.json --batch-size 6`, the given
 /// tables of the reference case, then `extra`.
-fn run_with(meta: &Path, tables: &[&str], extra: &[&str]) -> (tempfile::TempDir, Run) {
+pub(crate) fn run_with(meta: &Path, tables: &[&str], extra: &[&str]) -> (tempfile::TempDir, Run) {
     let tmp = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = [
         "run",
@@ -77,18 +77,18 @@ fn run_orders_only(extra: &[&str]) -> (tempfile::TempDir, Run) {
     run_with(&reference_meta(), &[ORDERS], &args)
 }
 
-fn out_of(tmp: &tempfile::TempDir) -> PathBuf {
+pub(crate) fn out_of(tmp: &tempfile::TempDir) -> PathBuf {
     tmp.path().join("out")
 }
 
-fn report_of(tmp: &tempfile::TempDir) -> Value {
+pub(crate) fn report_of(tmp: &tempfile::TempDir) -> Value {
     let path = tmp.path().join("report.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
 /// The messages of a folder, as `onfs-push inspect` prints them.
-fn messages_in(dir: &Path) -> Vec<Value> {
+pub(crate) fn messages_in(dir: &Path) -> Vec<Value> {
     let run = onfs(&["inspect", p(dir)]);
     assert_eq!(run.code, 0, "inspect {}: {}", dir.display(), run.stderr);
     run.stdout
@@ -117,7 +117,7 @@ fn rows_of(messages: &[Value]) -> Vec<(String, Value)> {
 }
 
 /// The rows of each single-column key (`user_007` -> its feature_values, in no order).
-fn rows_by_key(messages: &[Value]) -> BTreeMap<String, Vec<Value>> {
+pub(crate) fn rows_by_key(messages: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut map: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for m in messages {
         for d in m["query"]["data"].as_array().unwrap() {
@@ -130,7 +130,7 @@ fn rows_by_key(messages: &[Value]) -> BTreeMap<String, Vec<Value>> {
     map
 }
 
-fn row_count(messages: &[Value]) -> usize {
+pub(crate) fn row_count(messages: &[Value]) -> usize {
     messages
         .iter()
         .map(|m| m["query"]["data"].as_array().map_or(0, Vec::len))
@@ -149,7 +149,7 @@ fn header(m: &Value) -> Value {
 /// The reference case's rule for pipeline cases: every message's entity label, keys schema
 /// and feature group schema as the reference's, the same multiset of rows, and no message
 /// above the batch size.
-fn assert_like_reference(messages: &[Value], batch: usize) {
+pub(crate) fn assert_like_reference(messages: &[Value], batch: usize) {
     let want = reference_messages();
     let want_header = header(&want[0]);
     assert!(want.iter().all(|m| header(m) == want_header));
@@ -199,7 +199,7 @@ fn read_parquet(path: &Path) -> Vec<arrow_array::RecordBatch> {
 }
 
 /// Metadata with one source: `(group, feature, column, data type, default)` each.
-fn one_source_meta(
+pub(crate) fn one_source_meta(
     dir: &Path,
     provider: &str,
     source: &str,

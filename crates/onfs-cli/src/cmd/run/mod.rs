@@ -140,6 +140,7 @@ fn run_jobs(
             memory_limit: s.memory_limit,
             target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
             spill_dir: s.spill_dir.clone(),
+            storage: s.storage.clone(),
         };
         let passes = match &s.selection {
             PartitionSelection::Range(..) => {

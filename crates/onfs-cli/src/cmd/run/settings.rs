@@ -40,6 +40,7 @@ pub struct JobSpec {
 
 pub struct Settings {
     pub catalog: Catalog,
+    pub storage: onfs_sources::StorageOptions,
     pub selection: PartitionSelection,
     pub on_duplicate_key: OnDuplicateKey,
     pub memory_limit: usize,
@@ -100,6 +101,15 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
     }
     for t in &args.tables {
         catalog.add_arg(t).map_err(src_err)?;
+    }
+    let mut storage = onfs_sources::StorageOptions::default();
+    for (k, v) in &cfg.storage {
+        storage
+            .set(k, v)
+            .map_err(|e| usage(anyhow::anyhow!("config [storage]: {e}")))?;
+    }
+    for o in &args.storage_options {
+        storage.add_arg(o).map_err(src_err)?;
     }
 
     let mut base_columns = PartitionColumns::default();
@@ -271,6 +281,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
 
     Ok(Settings {
         catalog,
+        storage,
         selection,
         on_duplicate_key,
         memory_limit,

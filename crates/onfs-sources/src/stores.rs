@@ -1,0 +1,344 @@
+//! Object stores for source URLs: `s3://`/`s3a://` (S3 and S3-compatible), `gs://` (GCS),
+//! `az://`, `abfs://`, `abfss://` (Azure Blob / ADLS Gen2). Credentials come from each cloud's
+//! usual environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), then the job's storage options (object_store's
+//! key names, e.g. `aws_endpoint`, `aws_region`, `allow_http`, `azure_storage_use_emulator`,
+//! `google_service_account`), which win.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Once};
+
+use datafusion::prelude::SessionContext;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::ObjectStore;
+use url::Url;
+
+use crate::SourceError;
+
+/// Which cloud a URL scheme belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Cloud {
+    pub fn of(url: &Url) -> Option<Cloud> {
+        match url.scheme() {
+            "s3" | "s3a" => Some(Cloud::S3),
+            "gs" => Some(Cloud::Gcs),
+            "az" | "abfs" | "abfss" | "adl" | "azure" => Some(Cloud::Azure),
+            _ => None,
+        }
+    }
+
+    /// The environment variables it reads credentials from, for error messages.
+    pub fn credential_hint(self) -> &'static str {
+        match self {
+            Cloud::S3 => "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or web identity / instance credentials), or the storage options aws_access_key_id and aws_secret_access_key",
+            Cloud::Gcs => "GOOGLE_APPLICATION_CREDENTIALS / GOOGLE_SERVICE_ACCOUNT (a service account file), or the storage option google_service_account",
+            Cloud::Azure => "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY (or a SAS token / client secret), or the storage options azure_storage_account_name and azure_storage_account_key",
+        }
+    }
+}
+
+/// Storage options (object_store key names, case-insensitive) applied to every source.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StorageOptions {
+    options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values may be secrets: only the keys are shown.
+        f.debug_list().entries(self.options.keys()).finish()
+    }
+}
+
+fn s3_key(k: &str) -> Option<AmazonS3ConfigKey> {
+    k.parse().ok()
+}
+fn gcs_key(k: &str) -> Option<GoogleConfigKey> {
+    k.parse().ok()
+}
+fn azure_key(k: &str) -> Option<AzureConfigKey> {
+    k.parse().ok()
+}
+
+impl StorageOptions {
+    /// Adds one option; a key no store knows is an error naming it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SourceError> {
+        let k = key.trim().to_ascii_lowercase();
+        if s3_key(&k).is_none() && gcs_key(&k).is_none() && azure_key(&k).is_none() {
+            return Err(SourceError::Usage(format!(
+                "storage option {key:?} is not an S3, GCS or Azure option; use object_store's names, e.g. aws_endpoint, aws_region, aws_allow_http, azure_storage_account_name, azure_storage_use_emulator, google_service_account"
+            )));
+        }
+        self.options.insert(k, value.to_string());
+        Ok(())
+    }
+
+    /// `KEY=VALUE` (`--storage-option`).
+    pub fn add_arg(&mut self, arg: &str) -> Result<(), SourceError> {
+        match arg.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => self.set(k, v),
+            _ => Err(SourceError::Usage(format!(
+                "--storage-option {:?}: expected KEY=VALUE",
+                arg.split('=').next().unwrap_or("")
+            ))),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.options.is_empty()
+    }
+
+    /// The values of secret options (keys, tokens, passwords), for scrubbing them from texts.
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        const SECRET: [&str; 7] = [
+            "secret",
+            "key",
+            "token",
+            "sas",
+            "password",
+            "credential",
+            "service_account",
+        ];
+        self.options
+            .iter()
+            .filter(|(k, _)| SECRET.iter().any(|s| k.contains(s)))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| v.len() >= 4)
+    }
+
+    /// The options for deltalake, which takes object_store's names too.
+    pub fn for_delta(&self, url: &Url) -> HashMap<String, String> {
+        let cloud = Cloud::of(url);
+        self.options
+            .iter()
+            .filter(|(k, _)| match cloud {
+                Some(Cloud::S3) => s3_key(k).is_some(),
+                Some(Cloud::Gcs) => gcs_key(k).is_some(),
+                Some(Cloud::Azure) => azure_key(k).is_some(),
+                None => false,
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Removes every secret option's value from a text (errors may echo a request).
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in self.secrets() {
+            out = out.replace(v, "<redacted>");
+        }
+        out
+    }
+}
+
+/// The store of an object store URL, from the environment and the options.
+pub fn build_store(url: &Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectStore>, SourceError> {
+    let bad = |e: object_store::Error| {
+        SourceError::Usage(format!(
+            "cannot set up the object store for {url}: {}",
+            opts.scrub(&e.to_string())
+        ))
+    };
+    let base = url.as_str();
+    Ok(match Cloud::of(url) {
+        Some(Cloud::S3) => {
+            let mut b = AmazonS3Builder::from_env().with_url(base);
+            for (k, v) in &opts.options {
+                if let Some(key) = s3_key(k) {
+                    b = b.with_config(key, v);
+                }
+            }
+            Arc::new(b.build().map_err(bad)?)
+        }
+        Some(Cloud::Gcs) => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(base);
+            for (k, v) in &opts.options {
+                if let Some(key) = gcs_key(k) {
+                    b = b.with_config(key, v);
+                }
+            }
+            Arc::new(b.build().map_err(bad)?)
+        }
+        Some(Cloud::Azure) => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(base);
+            for (k, v) in &opts.options {
+                if let Some(key) = azure_key(k) {
+                    b = b.with_config(key, v);
+                }
+            }
+            Arc::new(b.build().map_err(bad)?)
+        }
+        None => {
+            return Err(SourceError::Usage(format!(
+                "location {url}: the scheme {:?} is not supported; use a local path, file://, s3://, s3a://, gs://, az://, abfs:// or abfss://",
+                url.scheme()
+            )))
+        }
+    })
+}
+
+/// Registers the store of `url` in the session (once per scheme and bucket/container), and
+/// deltalake's handlers for the clouds.
+pub fn register(ctx: &SessionContext, url: &Url, opts: &StorageOptions) -> Result<(), SourceError> {
+    static DELTA_HANDLERS: Once = Once::new();
+    if url.scheme() == "file" {
+        return Ok(());
+    }
+    DELTA_HANDLERS.call_once(|| {
+        deltalake::aws::register_handlers(None);
+        deltalake::azure::register_handlers(None);
+        deltalake::gcp::register_handlers(None);
+    });
+    let store = build_store(url, opts)?;
+    let base = Url::parse(&format!(
+        "{}://{}",
+        url.scheme(),
+        &url[url::Position::BeforeUsername..url::Position::AfterPort]
+    ))
+    .map_err(|e| SourceError::Usage(format!("location {url}: {e}")))?;
+    ctx.register_object_store(&base, store);
+    Ok(())
+}
+
+/// An object store error in words a user can act on, naming the URL.
+pub fn explain(url: &Url, e: &object_store::Error, opts: &StorageOptions) -> String {
+    let text = condense(&opts.scrub(&e.to_string()));
+    let lower = text.to_ascii_lowercase();
+    let cloud = Cloud::of(url);
+    if lower.contains("169.254.169.254") || lower.contains("metadata.google.internal") {
+        // Nothing in the environment or the options: the client fell back to instance metadata.
+        let hint = cloud.map(Cloud::credential_hint).unwrap_or("credentials");
+        return format!("{url}: no credentials found; set {hint}");
+    }
+    if lower.contains("nosuchbucket")
+        || lower.contains("containernotfound")
+        || lower.contains("the specified container does not exist")
+        || lower.contains("bucket does not exist")
+        || (lower.contains("404") && lower.contains("bucket"))
+    {
+        return format!("{url}: the bucket or container does not exist ({text})");
+    }
+    if lower.contains("accessdenied")
+        || lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("authenticationfailed")
+        || lower.contains("authorizationfailure")
+        || lower.contains("403")
+        || lower.contains("401")
+    {
+        let hint = cloud
+            .map(Cloud::credential_hint)
+            .unwrap_or("the credentials");
+        return format!("{url}: access denied; check the credentials ({hint}): {text}");
+    }
+    if lower.contains("credential") || lower.contains("missing") && lower.contains("key") {
+        let hint = cloud
+            .map(Cloud::credential_hint)
+            .unwrap_or("the credentials");
+        return format!("{url}: no usable credentials; set {hint}: {text}");
+    }
+    format!("{url}: {text}")
+}
+
+/// A store's XML error body reduced to its code and message.
+fn condense(text: &str) -> String {
+    let Some(at) = text.find("<?xml") else {
+        return text.to_string();
+    };
+    let tag = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        let inner = text[start..end].trim();
+        let inner = inner
+            .strip_prefix("<![CDATA[")
+            .and_then(|s| s.strip_suffix("]]>"))
+            .unwrap_or(inner);
+        Some(inner.lines().next().unwrap_or("").trim().to_string())
+    };
+    let mut out = text[..at].trim_end().trim_end_matches(':').to_string();
+    if let Some(code) = tag("Code") {
+        out.push_str(&format!(": {code}"));
+    }
+    if let Some(message) = tag("Message") {
+        out.push_str(&format!(": {message}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_map_to_clouds() {
+        for (u, c) in [
+            ("s3://b/p/", Cloud::S3),
+            ("s3a://b/p/", Cloud::S3),
+            ("gs://b/p/", Cloud::Gcs),
+            ("az://c/p/", Cloud::Azure),
+            ("abfss://c@acct.dfs.core.windows.net/p/", Cloud::Azure),
+        ] {
+            assert_eq!(Cloud::of(&Url::parse(u).unwrap()), Some(c), "{u}");
+        }
+        assert_eq!(Cloud::of(&Url::parse("file:///x/").unwrap()), None);
+    }
+
+    #[test]
+    fn options_are_checked_and_never_shown() {
+        let mut o = StorageOptions::default();
+        o.add_arg("AWS_ENDPOINT=http://127.0.0.1:9000").unwrap();
+        o.set("aws_secret_access_key", "very-secret-value").unwrap();
+        o.set("azure_storage_use_emulator", "true").unwrap();
+        let e = o.set("aws_no_such_thing", "1").unwrap_err().to_string();
+        assert!(e.contains("aws_no_such_thing"), "{e}");
+        assert!(o.add_arg("novalue").is_err());
+        assert!(!format!("{o:?}").contains("very-secret-value"));
+        assert_eq!(o.scrub("x very-secret-value y"), "x <redacted> y");
+        assert_eq!(
+            o.scrub("http://127.0.0.1:9000/b"),
+            "http://127.0.0.1:9000/b"
+        );
+        let s3 = o.for_delta(&Url::parse("s3://b/t/").unwrap());
+        assert!(s3.contains_key("aws_endpoint") && !s3.contains_key("azure_storage_use_emulator"));
+    }
+
+    #[test]
+    fn xml_bodies_are_condensed() {
+        let t = "Error performing GET x - 404 Not Found: <?xml version=\"1.0\"?>\n<Error>\n <Code>NoSuchBucket</Code>\n <Message><![CDATA[The specified bucket does not exist]]></Message>\n</Error>";
+        assert_eq!(
+            condense(t),
+            "Error performing GET x - 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(condense("plain"), "plain");
+    }
+
+    #[test]
+    fn stores_build_for_every_scheme() {
+        let mut o = StorageOptions::default();
+        o.set("aws_region", "us-east-1").unwrap();
+        o.set("aws_access_key_id", "k").unwrap();
+        o.set("aws_secret_access_key", "s").unwrap();
+        o.set("azure_storage_use_emulator", "true").unwrap();
+        for u in [
+            "s3://bucket/p/",
+            "s3a://bucket/p/",
+            "az://container/p/",
+            "abfss://container@devstoreaccount1.dfs.core.windows.net/p/",
+        ] {
+            build_store(&Url::parse(u).unwrap(), &o).unwrap_or_else(|e| panic!("{u}: {e}"));
+        }
+        let e = build_store(&Url::parse("ftp://h/p/").unwrap(), &o)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("ftp"), "{e}");
+    }
+}
