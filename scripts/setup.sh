@@ -15,6 +15,10 @@ fi
 if command -v mvn >/dev/null 2>&1; then
   need_pkgs=("${need_pkgs[@]/maven}")
 fi
+# The test services: npm (Azurite), go (fake-gcs-server), Python venvs (moto, PySpark).
+command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
+command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 pkgs=()
 for p in "${need_pkgs[@]}"; do [ -n "$p" ] && pkgs+=("$p"); done
 if [ ${#pkgs[@]} -gt 0 ]; then

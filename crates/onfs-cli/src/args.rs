@@ -261,6 +261,11 @@ pub struct RunArgs {
     #[arg(long = "table", value_name = "NAME=LOCATION")]
     pub tables: Vec<String>,
 
+    /// A Hive Metastore (thrift://HOST:PORT) resolving the TABLE names the built-in catalog
+    /// lacks: location, format (Parquet or Delta) and partition column.
+    #[arg(long, value_name = "URI")]
+    pub hive_metastore: Option<String>,
+
     /// An object store option for every source, repeatable: KEY=VALUE with object_store's key
     /// names (aws_endpoint, aws_region, aws_allow_http, azure_storage_account_name,
     /// azure_storage_use_emulator, google_service_account ...); over the cloud's own environment

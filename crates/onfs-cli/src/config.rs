@@ -50,6 +50,8 @@ pub struct PartitionColumnsSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
+    /// `thrift://HOST:PORT` of a Hive Metastore for TABLE names not in `[tables]`.
+    pub hive_metastore: Option<String>,
     #[serde(default)]
     pub partition_columns: PartitionColumnsSection,
     pub partition: Option<String>,

@@ -19,11 +19,16 @@ pub enum TableFormat {
 pub struct TableEntry {
     pub format: TableFormat,
     pub location: String,
+    /// The table's partition columns, when its catalog knows them (the Hive Metastore does).
+    #[serde(skip)]
+    pub partition_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     tables: BTreeMap<String, TableEntry>,
+    /// `thrift://HOST:PORT` of a Hive Metastore, asked for names the built-in catalog lacks.
+    hive_metastore: Option<String>,
 }
 
 impl Catalog {
@@ -51,22 +56,50 @@ impl Catalog {
             TableEntry {
                 format,
                 location: location.trim().to_string(),
+                partition_keys: Vec::new(),
             },
         );
         Ok(())
     }
 
-    pub fn resolve(&self, name: &str) -> Result<&TableEntry, SourceError> {
-        self.tables
-            .get(name)
-            .ok_or_else(|| SourceError::UnknownTable {
+    pub fn set_hive_metastore(&mut self, uri: &str) {
+        self.hive_metastore = Some(uri.to_string());
+    }
+
+    /// The built-in catalog's entry, else the Hive Metastore's.
+    pub fn resolve(&self, name: &str) -> Result<TableEntry, SourceError> {
+        if let Some(e) = self.tables.get(name) {
+            return Ok(e.clone());
+        }
+        let known = if self.tables.is_empty() {
+            "(none)".to_string()
+        } else {
+            self.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+        };
+        let Some(uri) = &self.hive_metastore else {
+            return Err(SourceError::UnknownTable {
                 name: name.to_string(),
-                known: if self.tables.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    self.tables.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
-            })
+                known,
+            });
+        };
+        let Some((db, table)) = name.split_once('.') else {
+            return Err(SourceError::UnknownTable {
+                name: name.to_string(),
+                known,
+            });
+        };
+        let mut hms = crate::hive::HiveMetastore::connect(uri)?;
+        match hms.table(db, table)? {
+            Some(t) => {
+                let entry = t.entry(name, uri)?;
+                tracing::info!(table = name, location = %entry.location, format = ?entry.format, "resolved by the Hive Metastore");
+                Ok(entry)
+            }
+            None => Err(SourceError::UnknownTable {
+                name: name.to_string(),
+                known: format!("{known}; nor is it in the Hive Metastore {uri}"),
+            }),
+        }
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod hashing;
+pub mod hive;
 pub mod location;
 pub mod partition;
 pub mod pipeline;
@@ -17,8 +18,10 @@ pub use stores::StorageOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("table {name:?} is not in the catalog; known tables: {known}. Add it with --table {name}=LOCATION or a [tables] entry in the config")]
+    #[error("table {name:?} is not in the built-in catalog (known tables: {known}). Add it with --table {name}=LOCATION or a [tables] entry in the config, or name a Hive Metastore with --hive-metastore thrift://HOST:PORT")]
     UnknownTable { name: String, known: String },
+    #[error("{catalog}: {problem}")]
+    Catalog { catalog: String, problem: String },
     #[error("source {source_name}: {problem}")]
     Source {
         source_name: String,

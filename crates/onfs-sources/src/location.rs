@@ -8,6 +8,11 @@ use crate::SourceError;
 /// A directory URL (ending in `/`) for a location: a URL as is, a local path made absolute.
 pub fn dir_url(location: &str) -> Result<Url, SourceError> {
     let bad = |why: String| SourceError::Usage(format!("location {location:?}: {why}"));
+    // Hadoop writes local locations `file:/path` (a Hive Metastore does).
+    let location = match location.strip_prefix("file:") {
+        Some(rest) if !rest.starts_with("//") => rest,
+        _ => location,
+    };
     let mut url = if location.contains("://") {
         Url::parse(location).map_err(|e| bad(e.to_string()))?
     } else {
@@ -61,6 +66,7 @@ mod tests {
             "file:///data/t/"
         );
         assert_eq!(dir_url("s3://b/p").unwrap().as_str(), "s3://b/p/");
+        assert_eq!(dir_url("file:/data/t").unwrap().as_str(), "file:///data/t/");
         let u = dir_url("/data/t").unwrap();
         assert_eq!(child_dir(&u, "ts=1").as_str(), "file:///data/t/ts=1/");
     }

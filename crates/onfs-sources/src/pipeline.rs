@@ -134,7 +134,8 @@ impl Pipeline {
         for m in &input.plan.feature_mapping {
             let r = Resolved::new(m, input.catalog, &opts.storage)?;
             r.register(ctx)?;
-            let column = partition_column(m.kind, &opts.partition_columns);
+            let column = r.partition_column(partition_column(m.kind, &opts.partition_columns));
+            let column = column.as_str();
             all.extend(choose(
                 &available_values(ctx, &r, column).await?,
                 &opts.selection,
@@ -179,7 +180,7 @@ impl Pipeline {
     ) -> Result<(DataFrame, SourceRead), SourceError> {
         let r = Resolved::new(m, catalog, &opts.storage)?;
         r.register(ctx)?;
-        let column = partition_column(m.kind, &opts.partition_columns).to_string();
+        let column = r.partition_column(partition_column(m.kind, &opts.partition_columns));
         let no_partition = |detail: String| SourceError::NoPartition {
             source_name: r.name.clone(),
             column: column.clone(),

@@ -24,6 +24,8 @@ pub(crate) struct Resolved {
     pub format: TableFormat,
     pub url: Url,
     pub storage: StorageOptions,
+    /// Partition columns its catalog declares (the Hive Metastore's partition keys).
+    pub partition_keys: Vec<String>,
 }
 
 impl Resolved {
@@ -32,13 +34,13 @@ impl Resolved {
         catalog: &Catalog,
         storage: &StorageOptions,
     ) -> Result<Resolved, SourceError> {
-        let (format, location) = if mapping.kind == SourceKind::Table {
+        let (format, location, partition_keys) = if mapping.kind == SourceKind::Table {
             let e = catalog.resolve(&mapping.source)?;
-            (e.format, e.location.clone())
+            (e.format, e.location, e.partition_keys)
         } else if mapping.kind.is_delta() {
-            (TableFormat::Delta, mapping.source.clone())
+            (TableFormat::Delta, mapping.source.clone(), Vec::new())
         } else {
-            (TableFormat::Parquet, mapping.source.clone())
+            (TableFormat::Parquet, mapping.source.clone(), Vec::new())
         };
         Ok(Resolved {
             name: mapping.source.clone(),
@@ -46,7 +48,20 @@ impl Resolved {
             format,
             url: dir_url(&location)?,
             storage: storage.clone(),
+            partition_keys,
         })
+    }
+
+    /// The partition column to read: the configured one, unless the catalog declares a single
+    /// other partition key for the table.
+    pub fn partition_column(&self, configured: &str) -> String {
+        match self.partition_keys.as_slice() {
+            [only] if only != configured => {
+                tracing::info!(source = %self.name, column = %only, "partition column from the catalog");
+                only.clone()
+            }
+            _ => configured.to_string(),
+        }
     }
 
     /// Registers the location's object store in the session (nothing for local paths).

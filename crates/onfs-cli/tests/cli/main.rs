@@ -3,6 +3,7 @@
 mod support;
 
 mod encode;
+mod hive;
 mod kafka;
 mod metadata;
 mod plan;

@@ -102,6 +102,18 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
     for t in &args.tables {
         catalog.add_arg(t).map_err(src_err)?;
     }
+    if let Some(uri) = args
+        .hive_metastore
+        .as_ref()
+        .or(cfg.source.hive_metastore.as_ref())
+    {
+        if !uri.starts_with("thrift://") {
+            return Err(usage(anyhow::anyhow!(
+                "--hive-metastore {uri:?}: expected thrift://HOST:PORT"
+            )));
+        }
+        catalog.set_hive_metastore(uri);
+    }
     let mut storage = onfs_sources::StorageOptions::default();
     for (k, v) in &cfg.storage {
         storage
