@@ -38,9 +38,11 @@ echo "== python package (onfs_push) and its tests on PySpark, classic and Spark 
 py="$(scripts/python-env.sh | tail -n 1)"
 export PATH="$(dirname "$py"):$PATH"
 python -m pip install -q --no-build-isolation --force-reinstall --no-deps ./python
-# A process holds one kind of Spark session: the Spark Connect tests run on their own. `pytest`,
-# not `python -m pytest`: the installed package is tested, not the source folder.
-(cd python && pytest -q -m "not connect" && pytest -q -m connect)
+# A process holds one kind of Spark session: the Spark Connect tests run on their own. Run from
+# the repository root with `pytest` (not `python -m pytest`, not from python/): the driver and
+# Spark's Python workers import the installed package, not the source folder.
+pytest -q -c python/pytest.ini -m "not connect"
+pytest -q -c python/pytest.ini -m connect
 
 echo "== benchmarks build"
 cargo bench -p onfs-core --locked --no-run
