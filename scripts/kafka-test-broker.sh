@@ -260,10 +260,12 @@ running_pid() {
 
 cluster_id() {
     if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
-        # Kafka cluster ids are 16 random bytes, base64url without padding (22 chars).
-        head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$CLUSTER_ID_FILE"
+        # Kafka cluster ids are 16 random bytes, base64url without padding (22 chars). One in 64
+        # starts with '-', which the storage tool would read as an option: such a first
+        # character (any of the 64 encodes the top 6 bits) is replaced by a letter.
+        head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | sed 's/^-/A/' >"$CLUSTER_ID_FILE"
     fi
-    cat "$CLUSTER_ID_FILE"
+    sed 's/^-/A/' "$CLUSTER_ID_FILE"
 }
 
 # Escapes a value for use inside a double-quoted JAAS option.
@@ -409,7 +411,7 @@ do_start() {
         log "formatting storage in $STATE/data (cluster id $cid)"
     fi
     if ! "$JAVA_BIN" -Xmx256M -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
-        kafka.tools.StorageTool format -t "$cid" -c "$PROPS" --ignore-formatted \
+        kafka.tools.StorageTool format --cluster-id="$cid" -c "$PROPS" --ignore-formatted \
         >"$STATE/format.log" 2>&1; then
         cat "$STATE/format.log" >&2
         die "kafka storage format failed"
