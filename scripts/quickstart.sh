@@ -10,7 +10,7 @@ out="${1:-/tmp/onfs-quickstart}"
 scripts/setup.sh
 cargo build --release --locked --bin onfs-push
 bin="$CARGO_TARGET_DIR/release/onfs-push"
-"$bin" plan --metadata-file testdata/reference/tables-pipeline/metadata.json
+"$bin" plan --metadata-file examples/metadata.json
 "$bin" run --config examples/job.toml
 "$bin" inspect /tmp/onfs-quickstart-run --limit 1
 "$bin" encode --metadata-file examples/user-features/metadata.json \

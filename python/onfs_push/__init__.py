@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 import pyarrow as pa
 
+from ._onfs import verify as _verify
 from ._onfs import (
     EncodeError,
     Encoder,
@@ -22,7 +23,11 @@ from ._onfs import (
     Plan,
     PlanError,
     Pusher,
+    Sampler,
+    StoreError,
+    StoreReadError,
     __version__,
+    check_vector_tallies,
     count_rows,
 )
 
@@ -38,11 +43,15 @@ __all__ = [
     "Plan",
     "PlanError",
     "Pusher",
+    "StoreError",
+    "StoreReadError",
+    "VerifyError",
     "__version__",
     "as_plan",
     "count_rows",
     "encode",
     "record_batches",
+    "verify",
 ]
 
 #: The message table: the original's message DataFrame (`value binary not null,
@@ -64,6 +73,20 @@ class DeliveryError(OnfsError):
             f"({self.report.get('failed_rows', 0) + self.report.get('unsent_rows', 0)} rows); "
             f"{self.report.get('unsent', 0)} were not sent after the first failure: "
             f"{self.report.get('first_error') or 'no delivery report'}"
+        )
+
+
+class VerifyError(OnfsError):
+    """The store does not hold what was sent: values differ, or came back as the defaults (lost,
+    or not consumed within `wait`). `report` holds the comparison (`totals`, `groups` with
+    examples)."""
+
+    def __init__(self, report: Mapping[str, Any]):
+        self.report = dict(report)
+        t = self.report.get("totals", {})
+        super().__init__(
+            f"the store does not hold what was sent: {t.get('differs', 0)} of {t.get('checked', 0)} "
+            f"entity-groups differ, {t.get('defaults', 0)} came back as the defaults"
         )
 
 
@@ -113,6 +136,9 @@ def encode(
     *,
     allow_out_of_range: bool = False,
     max_message_bytes: Optional[int] = None,
+    vector_lengths: Optional[Mapping[str, int]] = None,
+    vector_fit: str = "check",
+    strict_store: bool = False,
 ) -> pa.Table:
     """Encodes rows into `persist.Query` messages of `intra_batch_size` rows each, in order.
 
@@ -121,8 +147,80 @@ def encode(
     intra_batch_id int64`, the ids counting 0, 1, 2 ... Rows whose entity key has a null are
     dropped; a null feature or a value outside its declared type raises `EncodeError` naming the
     column and the row's key (`allow_out_of_range=True` sends such values as the original did).
+
+    The online store keeps one length per vector feature and drops a whole message holding a
+    vector of another length: rows of more than one length in a feature raise `StoreError`
+    naming each feature with its lengths. `vector_lengths={"GROUP.FEATURE": N}` declares the
+    registered lengths (a feature may also be named by its renamed or source column);
+    `vector_fit` is "check" (default), "pad" (shorter rows padded with zeros), "truncate"
+    (longer rows cut), "pad-truncate" or "keep" (no check, as the original). Bool vectors,
+    which the store cannot keep, give a `UserWarning` (`StoreError` with `strict_store=True`).
     """
-    encoder = Encoder(as_plan(plan), intra_batch_size, allow_out_of_range, max_message_bytes)
+    encoder = Encoder(as_plan(plan), intra_batch_size, allow_out_of_range, max_message_bytes,
+                      vector_lengths=dict(vector_lengths or {}), vector_fit=vector_fit,
+                      strict_store=strict_store)
     out = [encoder.encode(batch) for batch in record_batches(data)]
     out.append(encoder.finish())
+    encoder.check_vector_lengths()
     return pa.Table.from_batches([b for b in out if b.num_rows], schema=MESSAGE_SCHEMA)
+
+
+def _value_chunks(messages: Any, size: int = 1000) -> Iterable[list]:
+    """Message values (bytes) in chunks: from a message table or record batch(es) (`value`
+    column), or any iterable of bytes."""
+    if isinstance(messages, (pa.Table, pa.RecordBatch)):
+        messages = messages.to_batches() if isinstance(messages, pa.Table) else [messages]
+    chunk: list = []
+    for item in messages:
+        if isinstance(item, pa.RecordBatch):
+            yield item.column(item.schema.get_field_index("value")).to_pylist()
+            continue
+        chunk.append(bytes(item))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def verify(
+    messages: Any,
+    plan: PlanLike,
+    store: str,
+    caller_id: str,
+    *,
+    caller_token: Optional[str] = None,
+    sample: Optional[int] = 1000,
+    seed: Optional[int] = None,
+    wait: float = 30.0,
+    connect_timeout: float = 10.0,
+    timeout: float = 30.0,
+    tls: bool = False,
+    ca_file: Optional[str] = None,
+    tls_domain: Optional[str] = None,
+    keys_per_request: int = 100,
+) -> dict:
+    """Reads a sample of the sent entities back through the online store's retrieval API
+    (`store` = HOST:PORT or http(s)://HOST:PORT) and compares them with what was sent, after the
+    store's own conversions (FP16, FP8, integer widths).
+
+    `messages`: the message table (`value` column), record batches, or an iterable of message
+    bytes. `sample`: entities chosen uniformly across the messages (every message is checked
+    when it is at least their number; None: all). `caller_token` defaults to the environment's
+    `ONFS_CALLER_TOKEN` and never appears in any output. Values that do not match yet are read
+    again until `wait` seconds have passed (the consumer may lag). Returns the report (`totals`,
+    `groups`); raises `VerifyError` (with `.report`) when anything differs or came back as the
+    defaults, `StoreReadError` when the store cannot be read.
+    """
+    import os
+
+    sampler = Sampler(sample, seed)
+    for chunk in _value_chunks(messages):
+        sampler.add(chunk)
+    token = caller_token if caller_token is not None else os.environ.get("ONFS_CALLER_TOKEN")
+    report = json.loads(_verify(as_plan(plan), sampler, store, caller_id, token, wait, connect_timeout,
+                                timeout, tls, ca_file, tls_domain, keys_per_request))
+    t = report["totals"]
+    if t["differs"] or t["defaults"]:
+        raise VerifyError(report)
+    return report

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional
 import pyarrow as pa
 
 from . import DeliveryError, EncodeError, Encoder, KafkaError, KafkaSink, MetadataError, OnfsError
-from . import Plan, PlanError, Pusher
+from . import Plan, PlanError, Pusher, StoreError, check_vector_tallies
 from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
 
 __all__ = ["OnlineFeatureStorePyClient", "push", "read_features", "DeliveryError"]
@@ -33,6 +33,7 @@ _REPORT_FIELDS = [
     ("encoded_rows", pa.int64()),
     ("dropped_null_key_rows", pa.int64()),
     ("first_error", pa.string()),
+    ("vector_tallies", pa.string()),
 ]
 _REPORT_SCHEMA = pa.schema(_REPORT_FIELDS)
 _REPORT_DDL = ", ".join(
@@ -50,9 +51,11 @@ def _message_struct():
 
 # --- errors from executors ------------------------------------------------------------------
 
-_ERROR_LINE = re.compile(r"onfs_push\._onfs\.(\w+Error): (.*)")
+# The message runs to the end of the text or to the first line of the JVM's stack trace.
+_ERROR_LINE = re.compile(r"onfs_push\._onfs\.(\w+Error): (.*?)(?=\n\s*at |\n\s*JVM stacktrace|\Z)", re.S)
 _ERROR_TYPES = {
     "EncodeError": EncodeError,
+    "StoreError": StoreError,
     "KafkaError": KafkaError,
     "MetadataError": MetadataError,
     "PlanError": PlanError,
@@ -86,14 +89,22 @@ def _is_missing_kafka_source(e: Exception) -> bool:
 # --- executor functions -----------------------------------------------------------------------
 
 
-def _encode_partitions(plan: Plan, intra_batch_size: int, allow_out_of_range: bool, max_message_bytes):
+def _store_kw(vector_lengths: Optional[Mapping[str, int]], vector_fit: str, strict_store: bool) -> Dict[str, Any]:
+    """The store-rule keywords of every encoder (see `onfs_push.encode`)."""
+    return {"vector_lengths": dict(vector_lengths or {}), "vector_fit": vector_fit, "strict_store": strict_store}
+
+
+def _encode_partitions(plan: Plan, intra_batch_size: int, allow_out_of_range: bool, max_message_bytes,
+                       store: Dict[str, Any]):
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
         for batch in batches:
             out = encoder.encode(batch)
             if out.num_rows:
                 yield out
         tail = encoder.finish()
+        # One vector length per feature within the partition (declared lengths hold everywhere).
+        encoder.check_vector_lengths()
         if tail.num_rows:
             yield tail
 
@@ -119,10 +130,10 @@ def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connec
 
 
 def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                     max_message_bytes, connect_timeout, round_index, rounds):
+                     max_message_bytes, connect_timeout, round_index, rounds, store):
     def push(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                        max_message_bytes, connect_timeout, None, round_index, rounds)
+                        max_message_bytes, connect_timeout, None, round_index, rounds, **store)
         for batch in batches:
             pusher.push(batch)
         yield _report_batch(pusher.finish())
@@ -130,17 +141,18 @@ def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_ou
     return push
 
 
-def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes):
-    """Encodes and counts, sending nothing: the check run before anything is produced."""
+def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store):
+    """Encodes and counts, sending nothing: the check run before anything is produced. Each
+    partition's vector lengths come back to the driver, which checks them across partitions."""
 
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
         for batch in batches:
             encoder.encode(batch)
         encoder.finish()
         stats = encoder.stats
         yield _report_batch({"messages": stats["messages"], "rows": stats["rows"], "bytes": stats["bytes"],
-                             "encode": stats})
+                             "encode": stats, "vector_tallies": encoder.vector_tallies})
 
     return count
 
@@ -255,15 +267,23 @@ class OnlineFeatureStorePyClient:
 
     def generate_df_with_protobuf_messages(self, df, intra_batch_size: int = 20, *,
                                            allow_out_of_range: bool = False,
-                                           max_message_bytes: Optional[int] = None):
+                                           max_message_bytes: Optional[int] = None,
+                                           vector_lengths: Optional[Mapping[str, int]] = None,
+                                           vector_fit: str = "check", strict_store: bool = False):
         """A DataFrame `value binary not null, intra_batch_id long not null`: each Spark partition's
         rows, in order, `intra_batch_size` to a message, ids counting 0, 1, 2 ... per partition.
         Lazy, like the original; encoding errors (a null feature, a value outside its type) are
-        raised as `EncodeError` by the action that runs it."""
+        raised as `EncodeError` by the action that runs it, and rows the online store would drop
+        (a vector feature of more than one length in a partition, or of another length than
+        declared in `vector_lengths`) as `StoreError`. Lengths that differ between partitions are
+        only seen by `push` (or when declared): declare them for a check that holds everywhere."""
         if intra_batch_size < 1:
             raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
         _check_columns(df, self.plan)
-        fn = _encode_partitions(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes)
+        store = _store_kw(vector_lengths, vector_fit, strict_store)
+        # The store rules against the plan, on the driver, before any executor runs.
+        Encoder(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
+        fn = _encode_partitions(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)
         return df.select(*self.plan.input_columns()).mapInArrow(fn, _message_struct())
 
     def write_protobuf_df_to_kafka(self, df, kafka_bootstrap_servers: str, kafka_topic: str,
@@ -331,14 +351,30 @@ class OnlineFeatureStorePyClient:
     def push(self, df, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: dict = {},
              intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
              max_message_bytes: Optional[int] = None, check_first: bool = True,
-             connect_timeout: float = 30.0) -> Dict[str, Any]:
+             connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
+             vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
         """Encodes and produces in one pass on the executors: the message DataFrame is never
         made. Returns the counts; raises `DeliveryError` if any message was not delivered and
         `EncodeError` for bad data (found before anything is sent, with `check_first`)."""
         return push(df, self.plan, kafka_bootstrap_servers, kafka_topic, additional_options,
                     intra_batch_size, kafka_num_batches, allow_out_of_range=allow_out_of_range,
                     max_message_bytes=max_message_bytes, check_first=check_first,
-                    connect_timeout=connect_timeout)
+                    connect_timeout=connect_timeout, vector_lengths=vector_lengths,
+                    vector_fit=vector_fit, strict_store=strict_store)
+
+
+    def verify(self, messages, store: str, caller_id: str, **options) -> Dict[str, Any]:
+        """Reads a sample of what was pushed back through the online store's retrieval API and
+        compares it with what was sent (on the driver). `messages`: the message DataFrame of
+        `generate_df_with_protobuf_messages` (its `value` column is streamed to the driver), or
+        anything `onfs_push.verify` takes. Options as `onfs_push.verify` (`caller_token`, else
+        `ONFS_CALLER_TOKEN`; `sample`, `wait`, `tls`, `ca_file` ...). Returns the report; raises
+        `VerifyError` when anything differs or is lost."""
+        from . import verify
+
+        if hasattr(messages, "toLocalIterator") and hasattr(messages, "select"):
+            messages = (bytes(r[0]) for r in messages.select("value").toLocalIterator())
+        return verify(messages, self.plan, store, caller_id, **options)
 
 
 def _add(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
@@ -355,24 +391,30 @@ def _add(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
 def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: Optional[dict] = None,
          intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
          max_message_bytes: Optional[int] = None, check_first: bool = True,
-         connect_timeout: float = 30.0) -> Dict[str, Any]:
+         connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
+         vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
     """Encodes `df` (entity columns + renamed feature columns) with `plan` and produces the
-    messages on the executors in one pass. See `OnlineFeatureStorePyClient.push`."""
+    messages on the executors in one pass. See `OnlineFeatureStorePyClient.push`. With
+    `check_first`, every vector feature's rows must share one length across all partitions
+    (`StoreError` before anything is sent); without it, within each executor."""
     if intra_batch_size < 1:
         raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
     if kafka_num_batches < 1:
         raise ValueError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
     _check_columns(df, plan)
+    store = _store_kw(vector_lengths, vector_fit, strict_store)
+    Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
     bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
     KafkaSink(bootstrap, topic, options, connect_timeout).finish()
     df = df.select(*plan.input_columns())
     if check_first:
-        count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes)
-        _run(lambda: df.mapInArrow(count, _REPORT_DDL).collect())
+        count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)
+        rows = _run(lambda: df.mapInArrow(count, _REPORT_DDL).collect())
+        check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
     total = None
     for i in range(kafka_num_batches):
         fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                              max_message_bytes, connect_timeout, i, kafka_num_batches)
+                              max_message_bytes, connect_timeout, i, kafka_num_batches, store)
         report = _sum_reports(_run(lambda: df.mapInArrow(fn, _REPORT_DDL).collect()))
         total = report if total is None else _add(total, report)
         if report["failed"] or report["unsent"]:

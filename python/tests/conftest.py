@@ -21,8 +21,17 @@ CASES = REPO / "testdata" / "reference"
 SCRIPTS = REPO / "scripts"
 
 
+EXAMPLE = REPO / "examples" / "user-features"
+
+
 def case_dir(name: str) -> Path:
-    return CASES / name
+    """A reference case (the original's output), or "example" for examples/user-features, whose
+    data follows the online store's rules (one length per vector feature)."""
+    return EXAMPLE if name == "example" else CASES / name
+
+
+def input_of(name: str) -> Path:
+    return case_dir(name) / ("features.parquet" if name == "example" else "input.parquet")
 
 
 def expected_messages(name: str):

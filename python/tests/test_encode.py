@@ -25,7 +25,8 @@ def metadata_text(case: str) -> str:
 @pytest.mark.parametrize("case,batch,fgs", ENCODE_CASES)
 def test_encode_is_byte_identical_to_the_original(case, batch, fgs):
     plan = Plan.from_metadata_json(metadata_text(case), fgs)
-    out = onfs_push.encode(pq.read_table(case_dir(case) / "input.parquet"), plan, batch)
+    # The original's output: ragged vectors, sent as they are.
+    out = onfs_push.encode(pq.read_table(case_dir(case) / "input.parquet"), plan, batch, vector_fit="keep")
     expected = expected_messages(case)
     assert out.schema == onfs_push.MESSAGE_SCHEMA
     assert out.column("intra_batch_id").to_pylist() == [e["intra_batch_id"] for e in expected]
@@ -42,10 +43,11 @@ def test_plan_view_matches_the_original():
 def test_inputs_pandas_batches_and_streams_give_the_same_messages():
     table = pq.read_table(case_dir("all-types") / "input.parquet")
     meta = json.loads(metadata_text("all-types"))
-    want = onfs_push.encode(table, meta, 7)
+    want = onfs_push.encode(table, meta, 7, vector_fit="keep")
     small = table.to_batches(max_chunksize=3)
-    assert onfs_push.encode(small, meta, 7).equals(want)
-    assert onfs_push.encode(pa.RecordBatchReader.from_batches(table.schema, small), meta, 7).equals(want)
+    assert onfs_push.encode(small, meta, 7, vector_fit="keep").equals(want)
+    assert onfs_push.encode(pa.RecordBatchReader.from_batches(table.schema, small), meta, 7,
+                            vector_fit="keep").equals(want)
     scalar_cols = [c for c in table.column_names if "vector" not in c]
     pd_table = table.select(scalar_cols)
     meta_scalars = json.loads(metadata_text("all-types"))
@@ -87,7 +89,7 @@ def test_errors_name_column_and_key():
     key = table.column("user_id")[4].as_py()
     assert f'column "{col}" value 300 for key user_id={key} is outside DataTypeInt8' in str(e.value)
     assert "allow_out_of_range=True" in str(e.value)
-    assert len(onfs_push.encode(bad, plan, 7, allow_out_of_range=True)) == 8
+    assert len(onfs_push.encode(bad, plan, 7, allow_out_of_range=True, vector_fit="keep")) == 8
     values[4] = None
     nulls = table.set_column(table.schema.get_field_index(col), col, pa.array(values, pa.int64()))
     with pytest.raises(EncodeError, match="is null"):
@@ -137,7 +139,7 @@ def test_fetch_sends_job_and_never_shows_the_token(metadata_server):
 def test_kafka_sink_counts_every_delivery(kafka_bootstrap, topic):
     name = topic(2)
     plan = Plan.from_metadata_json(metadata_text("all-types"))
-    messages = onfs_push.encode(pq.read_table(case_dir("all-types") / "input.parquet"), plan, 7)
+    messages = onfs_push.encode(pq.read_table(case_dir("all-types") / "input.parquet"), plan, 7, vector_fit="keep")
     sink = onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.acks": "all", "kafka.linger.ms": "1"})
     for batch in messages.to_batches():
         sink.send(batch)
@@ -153,7 +155,8 @@ def test_pusher_rounds_and_missing_topic(kafka_bootstrap, topic):
     table = pq.read_table(case_dir("all-types") / "input.parquet")
     sent = collections.Counter()
     for i in range(3):
-        p = onfs_push.Pusher(plan, kafka_bootstrap, name, intra_batch_size=7, round_index=i, rounds=3)
+        p = onfs_push.Pusher(plan, kafka_bootstrap, name, intra_batch_size=7, round_index=i, rounds=3,
+                             vector_fit="keep")
         for b in table.to_batches(max_chunksize=9):
             p.push(b)
         r = p.finish()
@@ -177,3 +180,91 @@ def test_sasl_password_never_in_errors(kafka_bootstrap, topic):
     with pytest.raises(onfs_push.KafkaError) as e:
         onfs_push.KafkaSink(sasl, topic(1), opts, connect_timeout=5)
     assert "Wr0ngPassw0rd" not in str(e.value)
+
+
+# --- the online store's rules -------------------------------------------------------------------
+
+VECTOR_GROUPS = ["fg_fp8e5m2vector", "fg_fp8e4m3vector", "fg_fp16vector", "fg_fp32vector", "fg_fp64vector",
+                 "fg_int8vector", "fg_int16vector", "fg_int32vector", "fg_int64vector", "fg_uint8vector",
+                 "fg_uint16vector", "fg_uint32vector", "fg_uint64vector", "fg_stringvector", "fg_boolvector"]
+
+
+def test_ragged_vectors_raise_store_error_naming_each_feature():
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    with pytest.raises(onfs_push.StoreError) as e:
+        onfs_push.encode(table, metadata_text("all-types"), 7)
+    text = str(e.value)
+    for g in VECTOR_GROUPS:
+        assert f"{g}.v1 (column" in text, g
+    assert "length 0 in 10 rows (e.g. user_id=0" in text
+    assert "vector_lengths={'GROUP.FEATURE': N}" in text
+    assert isinstance(e.value, EncodeError)
+
+
+def test_declared_lengths_pad_and_truncate():
+    from bharatml_commons.proto.persist.persist_pb2 import Query
+
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    lengths = {f"{g}.v1": 3 for g in VECTOR_GROUPS}
+    # The "[]" defaults are of another length: refused before any row is read.
+    with pytest.raises(onfs_push.StoreError, match=r'the default "\[\]" of vector feature fg_fp8e5m2vector.v1'):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_lengths=lengths)
+    with pytest.raises(onfs_push.StoreError, match="has 1 elements for key user_id=7919, but its declared length is 0"):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_lengths={f"{g}.v1": 0 for g in VECTOR_GROUPS})
+    out = onfs_push.encode(table, metadata_text("all-types"), 7, vector_lengths=lengths, vector_fit="pad-truncate")
+    sizes = collections.Counter()
+    for v in out.column("value").to_pylist():
+        for d in Query.FromString(v).data:
+            for fv in d.feature_values[15:]:
+                vec = fv.values.vector[0].values
+                sizes[sum(len(getattr(vec, f)) for f in ("fp32_values", "fp64_values", "int32_values", "int64_values",
+                                                          "uint32_values", "uint64_values", "string_values",
+                                                          "bool_values"))] += 1
+    assert sizes == {3: 50 * 15}
+    enc = onfs_push.Encoder(Plan.from_metadata_json(metadata_text("all-types")), 7, vector_lengths=lengths,
+                            vector_fit="pad-truncate")
+    for b in table.to_batches():
+        enc.encode(b)
+    enc.finish()
+    fitted = enc.stats["vectors_fitted"]["fg_fp32vector.v1"]
+    assert fitted == {"length": 3, "padded_rows": 30, "truncated_rows": 10}
+    with pytest.raises(onfs_push.StoreError, match="not a vector feature"):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_lengths={"fg_fp32.f1": 3})
+    with pytest.raises(ValueError, match="pad-truncate"):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_fit="fit")
+
+
+def test_bool_vectors_warn_and_strict_store_refuses():
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    with pytest.warns(UserWarning, match="fg_boolvector.v1"):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_fit="keep")
+    with pytest.raises(onfs_push.StoreError, match="fg_boolvector.v1"):
+        onfs_push.encode(table, metadata_text("all-types"), 7, vector_fit="keep", strict_store=True)
+
+
+def test_the_example_follows_the_store_rules():
+    from conftest import input_of
+
+    plan = Plan.from_metadata_json((case_dir("example") / "metadata.json").read_text())
+    out = onfs_push.encode(pq.read_table(input_of("example")), plan, 20)
+    assert out.num_rows == 50
+
+
+def test_check_vector_tallies_merges_encoders():
+    plan = Plan.from_metadata_json((case_dir("example") / "metadata.json").read_text())
+    from conftest import input_of
+
+    table = pq.read_table(input_of("example"))
+    tags = "features___user_tags___tags"
+    short = table.set_column(table.schema.get_field_index(tags), tags,
+                             pa.array([t[:2] for t in table.column(tags).to_pylist()], pa.list_(pa.string())))
+    tallies = []
+    for part in (table.slice(0, 10), short.slice(10, 10)):
+        enc = onfs_push.Encoder(plan, 20)
+        for b in part.to_batches():
+            enc.encode(b)
+        enc.finish()
+        enc.check_vector_lengths()  # each alone is of one length
+        tallies.append(enc.vector_tallies)
+    with pytest.raises(onfs_push.StoreError, match=r"(?s)(?=.*length 3 in 10 rows)(?=.*length 2 in 10 rows)user_tags\.tags"):
+        onfs_push.check_vector_tallies(tallies)

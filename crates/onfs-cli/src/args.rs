@@ -44,6 +44,10 @@ pub enum Command {
     /// Print messages as JSON lines (intra_batch_id, value_hex, decoded query).
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
+    /// Read a sample of the sent entities back from the online store (gRPC retrieval API) and
+    /// compare them with a message folder.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(Box<VerifyArgs>),
 }
 
 /// Where the metadata comes from.
@@ -100,7 +104,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct EncodeOptions {
-    /// Rows per message (the original's intra_batch_size).
+    /// Rows per message (the original's intra_batch_size). The online store keeps or drops a
+    /// message whole: one bad row loses every row of its message.
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
 
@@ -112,6 +117,54 @@ pub struct EncodeOptions {
     /// Close messages before they grow past this many bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_message_bytes: Option<usize>,
+
+    /// A vector feature's length as the online store registered it, repeatable: FEATURE=N, the
+    /// feature named GROUP.FEATURE, by its renamed column or by its source column. The store
+    /// keeps one length per feature and drops a whole message holding a vector of another.
+    #[arg(long = "vector-length", value_name = "FEATURE=N", value_parser = parse_length)]
+    pub vector_lengths: Vec<(String, usize)>,
+
+    /// Vectors of another length: check (an error before sending; undeclared features must
+    /// have one length across the run), pad (shorter rows padded with zeros to the declared
+    /// length), truncate (longer rows cut), pad-truncate (both), keep (no check, as the
+    /// original client).
+    #[arg(long, value_enum, default_value_t = VectorFitArg::Check)]
+    pub vector_fit: VectorFitArg,
+
+    /// Fail, instead of warning, when the plan holds features the online store cannot keep
+    /// (bool vectors).
+    #[arg(long)]
+    pub strict_store: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VectorFitArg {
+    Check,
+    Pad,
+    Truncate,
+    PadTruncate,
+    Keep,
+}
+
+impl From<VectorFitArg> for onfs_core::VectorFit {
+    fn from(v: VectorFitArg) -> Self {
+        match v {
+            VectorFitArg::Check => onfs_core::VectorFit::Check,
+            VectorFitArg::Pad => onfs_core::VectorFit::Pad,
+            VectorFitArg::Truncate => onfs_core::VectorFit::Truncate,
+            VectorFitArg::PadTruncate => onfs_core::VectorFit::PadTruncate,
+            VectorFitArg::Keep => onfs_core::VectorFit::Keep,
+        }
+    }
+}
+
+fn parse_length(s: &str) -> Result<(String, usize), String> {
+    let (k, v) = parse_kv(s).map_err(|_| "expected FEATURE=N".to_string())?;
+    let n = v
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{k}: the length {v:?} is not a whole number"))?;
+    Ok((k, n))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -318,6 +371,15 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// After the push is delivered, read a sample of its entities back from the online store
+    /// and compare (as `verify`; --store, --caller-id, --wait ...): --verify (1000 entities),
+    /// --verify=N or --verify=all. Exit 1 when anything differs or is lost.
+    #[arg(long, value_name = "N|all", num_args = 0..=1, require_equals = true, default_missing_value = "1000", value_parser = parse_sample)]
+    pub verify: Option<onfs_verify::SampleSize>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
     #[command(flatten)]
     pub encode: EncodeOptions,
 
@@ -344,4 +406,101 @@ pub struct InspectArgs {
     /// At most this many messages.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+}
+
+pub const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every entity read back matches what was sent (or cannot be told from the defaults)
+  1  something differs or came back as the defaults (lost, or not consumed within --wait), or
+     the store could not be read
+  2  bad usage or configuration (a refused caller id or token included)";
+
+/// `N` or `all`.
+fn parse_sample(s: &str) -> Result<onfs_verify::SampleSize, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(onfs_verify::SampleSize::All);
+    }
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(onfs_verify::SampleSize::Count(n)),
+        _ => Err("expected a number of entities (at least 1) or all".to_string()),
+    }
+}
+
+/// Where the online store's retrieval API is and how to read from it.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The online store's gRPC retrieval API (the api-server): HOST:PORT, http://HOST:PORT or
+    /// https://HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub store: Option<String>,
+
+    /// The caller id sent with every read (its token from ONFS_CALLER_TOKEN).
+    #[arg(long, value_name = "ID")]
+    pub caller_id: Option<String>,
+
+    /// The caller's token (set ONFS_CALLER_TOKEN instead: a flag shows in process lists).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ONFS_CALLER_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub caller_token: Option<String>,
+
+    /// Use TLS (implied by an https:// address and by --store-ca).
+    #[arg(long)]
+    pub store_tls: bool,
+
+    /// PEM file of the CA certificates to trust instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub store_ca: Option<PathBuf>,
+
+    /// Check the store's certificate against this name instead of the address's host.
+    #[arg(long, value_name = "NAME")]
+    pub store_tls_domain: Option<String>,
+
+    /// Seed of the random sample (default: a new one each run).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Seconds to keep re-reading the entities that do not match yet (the store's consumer may
+    /// lag behind Kafka); 0 reads once.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub wait: f64,
+
+    /// Seconds to wait for a connection to the store.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub store_connect_timeout: f64,
+
+    /// Seconds one read may take.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub store_timeout: f64,
+
+    /// Entity keys per read.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keys_per_request: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The messages that were sent: a folder (an --out or --failed-out folder) or one message
+    /// file.
+    #[arg(value_name = "DIR")]
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Entities to read back, chosen at random across the messages (every message is checked
+    /// when N is at least their number): a number, or all.
+    #[arg(long, value_name = "N|all", default_value = "1000", value_parser = parse_sample)]
+    pub sample: onfs_verify::SampleSize,
+
+    /// Write the comparison as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }

@@ -24,6 +24,9 @@ pub struct JobConfig {
     pub source: SourceSection,
     #[serde(default)]
     pub encode: EncodeSection,
+    /// Declared vector lengths: `"GROUP.FEATURE" = N` (or a renamed or source column).
+    #[serde(default)]
+    pub vector_lengths: BTreeMap<String, usize>,
     #[serde(default)]
     pub output: OutputSection,
     pub kafka: Option<KafkaSection>,
@@ -68,6 +71,9 @@ pub struct EncodeSection {
     pub batch_size: Option<u32>,
     pub allow_out_of_range: Option<bool>,
     pub max_message_bytes: Option<usize>,
+    /// check, pad, truncate, pad-truncate or keep.
+    pub vector_fit: Option<String>,
+    pub strict_store: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

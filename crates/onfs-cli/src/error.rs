@@ -59,6 +59,19 @@ impl From<onfs_core::plan::PlanError> for CliError {
 
 impl From<onfs_core::EncodeError> for CliError {
     fn from(e: onfs_core::EncodeError) -> Self {
-        failed(e)
+        match e {
+            onfs_core::EncodeError::Store(s) => (*s).into(),
+            e => failed(e),
+        }
+    }
+}
+
+impl From<onfs_verify::VerifyError> for CliError {
+    fn from(e: onfs_verify::VerifyError) -> Self {
+        if e.is_configuration() {
+            usage(e)
+        } else {
+            failed(e)
+        }
     }
 }

@@ -9,6 +9,7 @@ mod logging;
 mod metadata;
 mod output;
 mod progress;
+mod store;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Encode(a) => cmd::encode::run(a),
         Command::Send(a) => cmd::send::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

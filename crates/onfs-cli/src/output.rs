@@ -120,6 +120,18 @@ impl Output {
         }
     }
 
+    /// Whether messages leave as they are encoded (Kafka with `--stream`): a data error found
+    /// late cannot hold back the earlier ones.
+    pub fn sends_while_encoding(&self) -> bool {
+        matches!(
+            self.target,
+            Target::Kafka {
+                spool_root: None,
+                ..
+            }
+        )
+    }
+
     /// Starts a pass: Kafka output gets a fresh spool.
     pub fn begin_pass(&mut self) -> CliResult<()> {
         if let Target::Kafka {

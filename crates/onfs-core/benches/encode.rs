@@ -1,5 +1,5 @@
 //! Encoder throughput on a realistic row: 8 FP32, 2 String, 4 Int64, 2 Bool, one FP32Vector of
-//! 32 and one StringVector of 1-3 items (about 420 bytes per row), on one thread.
+//! 32 and one StringVector of 3 items (about 440 bytes per row), on one thread.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use onfs_core::sample::{realistic_batch, realistic_plan};

@@ -11,6 +11,7 @@ pub mod partition;
 pub mod plan;
 pub mod proto;
 pub mod sample;
+pub mod store;
 pub mod text;
 pub mod transform;
 
@@ -19,3 +20,4 @@ pub use encode::{EncodeError, EncodeStats, EncodedMessage, Encoder, EncoderOptio
 pub use metadata::{Metadata, MetadataError, MetadataRequest, SourceKind};
 pub use plan::Plan;
 pub use proto::count_rows as proto_rows;
+pub use store::{StoreError, StoreRules, VectorFit};

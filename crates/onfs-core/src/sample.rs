@@ -1,5 +1,6 @@
 //! The realistic row used by the benchmarks and the examples: 8 FP32, 2 String, 4 Int64,
-//! 2 Bool, one FP32Vector of 32, one StringVector of 1-3 items.
+//! 2 Bool, one FP32Vector of 32, one StringVector of 3 items. Every vector feature has one
+//! length, and its default that length, as the online store requires.
 
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub const GROUPS: [(&str, &str, &[&str]); 6] = [
     ("user_tags", "DataTypeStringVector", &["tags"]),
 ];
 
+/// 32 zeros: the embedding's default, of its length.
+const EMBEDDING_DEFAULT: &str = "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]";
+
 /// The metadata service's answer for the realistic row (a PARQUET_S3 source named `features`).
 pub fn realistic_metadata_json() -> String {
     let mut paths = Vec::new();
@@ -34,8 +38,8 @@ pub fn realistic_metadata_json() -> String {
             let default = match dt {
                 "DataTypeString" => "unknown",
                 "DataTypeBool" => "false",
-                "DataTypeFP32Vector" => "[]",
-                "DataTypeStringVector" => "[]",
+                "DataTypeFP32Vector" => EMBEDDING_DEFAULT,
+                "DataTypeStringVector" => "[unknown,unknown,unknown]",
                 _ => "0",
             };
             paths.push(serde_json::json!({
@@ -116,7 +120,7 @@ pub fn realistic_batch(first: usize, rows: usize) -> RecordBatch {
     let tags = ["electronics", "fashion", "home", "beauty", "toys"];
     let mut tag_col = ListBuilder::new(StringBuilder::new());
     for i in first..first + rows {
-        for j in 0..(1 + i % 3) {
+        for j in 0..3 {
             tag_col.values().append_value(tags[(i + j) % tags.len()]);
         }
         tag_col.append(true);

@@ -1,8 +1,12 @@
 //! `Encoder`: Arrow record batches to `persist.Query` messages, continuing across batches of one
 //! partition (the original's `intra_batch_id` counts within a partition).
 
-use onfs_core::{EncodeStats, Encoder, EncoderOptions};
-use pyo3::exceptions::PyValueError;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use onfs_core::store::{FirstLengths, VectorTally};
+use onfs_core::{EncodeStats, Encoder, EncoderOptions, Plan, StoreRules, VectorFit};
+use pyo3::exceptions::{PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -10,6 +14,86 @@ use pyo3_arrow::PyRecordBatch;
 use crate::batch::messages_to_batch;
 use crate::errors;
 use crate::plan::PyPlan;
+
+/// The store-rule keywords every encoding entry point takes.
+#[derive(Debug, Clone, Default)]
+pub struct StoreKw {
+    pub vector_lengths: Option<HashMap<String, usize>>,
+    pub vector_fit: Option<String>,
+    pub strict_store: bool,
+}
+
+impl StoreKw {
+    fn rules(&self) -> PyResult<StoreRules> {
+        let vector_fit = match &self.vector_fit {
+            None => VectorFit::Check,
+            Some(t) => t
+                .parse::<VectorFit>()
+                .map_err(|e| PyValueError::new_err(format!("vector_fit: {e}")))?,
+        };
+        let mut vector_lengths: Vec<(String, usize)> = self
+            .vector_lengths
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        vector_lengths.sort();
+        Ok(StoreRules {
+            vector_lengths,
+            vector_fit,
+        })
+    }
+}
+
+/// An encoder with the store rules checked against the plan: declared names, vector defaults,
+/// types the store cannot keep (a `UserWarning`, or `StoreError` with `strict_store`). With
+/// `streaming` (sending while encoding), a vector of another length than the first fails at once.
+pub fn new_encoder(
+    py: Python<'_>,
+    plan: &Plan,
+    mut opts: EncoderOptions,
+    store: &StoreKw,
+    streaming: bool,
+) -> PyResult<Encoder> {
+    opts.store = store.rules()?;
+    opts.store.check_plan(plan).map_err(errors::store)?;
+    if let Some(e) = StoreRules::unkept(plan) {
+        if store.strict_store {
+            return Err(errors::store(e));
+        }
+        PyErr::warn(
+            py,
+            &py.get_type::<PyUserWarning>(),
+            &std::ffi::CString::new(format!(
+                "{e}; every message holding them is dropped by the store (leave these groups out with fgs_to_consider; strict_store=True makes this an error)"
+            ))
+            .expect("no NUL in the text"),
+            1,
+        )?;
+    }
+    if streaming && opts.store.vector_fit != VectorFit::Keep {
+        opts.first_lengths = Some(Arc::new(FirstLengths::new(plan)));
+    }
+    Encoder::try_new(plan, opts).map_err(errors::store)
+}
+
+/// Merges the vector length counts of several encoders (JSON, from `Encoder.vector_tallies`)
+/// and raises `StoreError` naming every vector feature with rows of more than one length.
+#[pyfunction]
+pub fn check_vector_tallies(py: Python<'_>, tallies: Vec<String>) -> PyResult<()> {
+    py.detach(|| {
+        let mut all = EncodeStats::default();
+        for t in &tallies {
+            let vectors: Vec<VectorTally> = serde_json::from_str(t)
+                .map_err(|e| PyValueError::new_err(format!("not vector tallies: {e}")))?;
+            all.merge(&EncodeStats {
+                vectors,
+                ..Default::default()
+            });
+        }
+        all.check_vector_lengths().map_err(errors::store)
+    })
+}
 
 pub fn encoder_options(
     intra_batch_size: i64,
@@ -34,7 +118,7 @@ pub fn encoder_options(
         batch_size: intra_batch_size as usize,
         allow_out_of_range,
         max_message_bytes,
-        key_partitions: None,
+        ..Default::default()
     })
 }
 
@@ -45,6 +129,20 @@ pub fn stats_dict<'py>(py: Python<'py>, s: &EncodeStats) -> PyResult<Bound<'py, 
     d.set_item("dropped_null_key_rows", s.dropped_null_key_rows)?;
     d.set_item("messages", s.messages)?;
     d.set_item("bytes", s.bytes)?;
+    d.set_item("max_rows_per_message", s.max_rows_per_message)?;
+    let fitted = PyDict::new(py);
+    for t in s
+        .vectors
+        .iter()
+        .filter(|t| t.padded_rows + t.truncated_rows > 0)
+    {
+        let f = PyDict::new(py);
+        f.set_item("length", t.expected)?;
+        f.set_item("padded_rows", t.padded_rows)?;
+        f.set_item("truncated_rows", t.truncated_rows)?;
+        fitted.set_item(&t.feature, f)?;
+    }
+    d.set_item("vectors_fitted", fitted)?;
     Ok(d)
 }
 
@@ -57,17 +155,42 @@ pub struct PyEncoder {
 #[pymethods]
 impl PyEncoder {
     #[new]
-    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None))]
+    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         plan: &PyPlan,
         intra_batch_size: i64,
         allow_out_of_range: bool,
         max_message_bytes: Option<i64>,
+        vector_lengths: Option<HashMap<String, usize>>,
+        vector_fit: Option<String>,
+        strict_store: bool,
     ) -> PyResult<Self> {
         let opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
+        let store = StoreKw {
+            vector_lengths,
+            vector_fit,
+            strict_store,
+        };
         Ok(PyEncoder {
-            inner: Encoder::new(&plan.plan, opts),
+            inner: new_encoder(py, &plan.plan, opts, &store, false)?,
         })
+    }
+
+    /// Raises `StoreError` if a vector feature's rows had more than one length so far (the
+    /// online store keeps one length per feature).
+    fn check_vector_lengths(&self) -> PyResult<()> {
+        self.inner
+            .stats()
+            .check_vector_lengths()
+            .map_err(errors::store)
+    }
+
+    /// The vector length counts so far, as JSON for `check_vector_tallies`.
+    #[getter]
+    fn vector_tallies(&self) -> String {
+        serde_json::to_string(&self.inner.stats().vectors).expect("tallies serialize")
     }
 
     /// Encodes one record batch (anything with `__arrow_c_array__`, e.g. `pyarrow.RecordBatch`);

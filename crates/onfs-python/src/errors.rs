@@ -30,6 +30,18 @@ create_exception!(
 );
 create_exception!(
     onfs_push._onfs,
+    StoreError,
+    EncodeError,
+    "The online store would drop rows: vectors of more than one length in a feature, a vector of another length than declared, a type the store cannot keep."
+);
+create_exception!(
+    onfs_push._onfs,
+    StoreReadError,
+    OnfsError,
+    "The online store's retrieval API could not be read: unreachable, a refused caller id or token, a malformed answer."
+);
+create_exception!(
+    onfs_push._onfs,
     KafkaError,
     OnfsError,
     "Kafka cannot be reached, the topic is missing, or an option is wrong."
@@ -41,7 +53,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MetadataError", py.get_type::<MetadataError>())?;
     m.add("PlanError", py.get_type::<PlanError>())?;
     m.add("EncodeError", py.get_type::<EncodeError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("KafkaError", py.get_type::<KafkaError>())?;
+    m.add("StoreReadError", py.get_type::<StoreReadError>())?;
     Ok(())
 }
 
@@ -53,7 +67,20 @@ pub fn plan(e: onfs_core::plan::PlanError) -> PyErr {
     PlanError::new_err(e.to_string())
 }
 
+pub fn store(e: onfs_core::StoreError) -> PyErr {
+    use onfs_core::StoreError::*;
+    let hint = match &e {
+        Ragged(_) => "\nhint: vector_lengths={'GROUP.FEATURE': N} declares a feature's registered length (with vector_fit='pad', 'truncate' or 'pad-truncate' to fit the rows to it); vector_fit='keep' sends them as they are, for a store without this rule",
+        WrongLength { .. } => "\nhint: vector_fit='pad', 'truncate' or 'pad-truncate' fits rows to the declared length (vector_lengths); vector_fit='keep' turns the check off",
+        _ => "",
+    };
+    StoreError::new_err(format!("{e}{hint}"))
+}
+
 pub fn encode(e: onfs_core::EncodeError) -> PyErr {
+    if let onfs_core::EncodeError::Store(s) = e {
+        return store(*s);
+    }
     // The command line's advice, in this API's spelling.
     EncodeError::new_err(
         e.to_string()
@@ -63,4 +90,8 @@ pub fn encode(e: onfs_core::EncodeError) -> PyErr {
 
 pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
     KafkaError::new_err(e.to_string())
+}
+
+pub fn verify(e: onfs_verify::VerifyError) -> PyErr {
+    StoreReadError::new_err(e.to_string())
 }

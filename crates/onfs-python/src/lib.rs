@@ -8,6 +8,7 @@ mod errors;
 mod fill;
 mod plan;
 mod sink;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,8 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sink::PyPusher>()?;
     m.add_class::<fill::PyDefaultFill>()?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(encoder::check_vector_tallies, m)?)?;
+    m.add_class::<verify::PySampler>()?;
+    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     errors::register(m)
 }

@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
 
 use crate::batch::batch_messages;
-use crate::encoder::{encoder_options, stats_dict};
+use crate::encoder::{encoder_options, new_encoder, stats_dict, StoreKw};
 use crate::errors;
 use crate::plan::PyPlan;
 
@@ -221,7 +221,7 @@ pub struct PyPusher {
 #[pymethods]
 impl PyPusher {
     #[new]
-    #[pyo3(signature = (plan, bootstrap_servers, topic, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, connect_timeout=30.0, max_rate=None, round_index=0, rounds=1))]
+    #[pyo3(signature = (plan, bootstrap_servers, topic, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, connect_timeout=30.0, max_rate=None, round_index=0, rounds=1, *, vector_lengths=None, vector_fit=None, strict_store=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -236,6 +236,9 @@ impl PyPusher {
         max_rate: Option<f64>,
         round_index: i64,
         rounds: i64,
+        vector_lengths: Option<HashMap<String, usize>>,
+        vector_fit: Option<String>,
+        strict_store: bool,
     ) -> PyResult<Self> {
         if rounds < 1 || !(0..rounds).contains(&round_index) {
             return Err(PyValueError::new_err(format!(
@@ -243,8 +246,15 @@ impl PyPusher {
             )));
         }
         let mut opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
+        let store = StoreKw {
+            vector_lengths,
+            vector_fit,
+            strict_store,
+        };
         let producer = producer_config(options)?;
         opts.max_message_bytes = Some(producer.max_message_value_bytes(opts.max_message_bytes));
+        // Checked before connecting: a store rule the plan breaks fails at once.
+        let encoder = new_encoder(py, &plan.plan, opts, &store, true)?;
         let sending = py.detach(|| {
             Sending::connect(
                 bootstrap_servers,
@@ -255,7 +265,7 @@ impl PyPusher {
             )
         })?;
         Ok(PyPusher {
-            encoder: Encoder::new(&plan.plan, opts),
+            encoder,
             sending: Some(sending),
             messages: Vec::new(),
             round: (round_index, rounds),

@@ -19,6 +19,11 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
         allow_out_of_range: o.allow_out_of_range,
         max_message_bytes: o.max_message_bytes,
         key_partitions: None,
+        store: onfs_core::StoreRules {
+            vector_lengths: o.vector_lengths.clone(),
+            vector_fit: o.vector_fit.into(),
+        },
+        first_lengths: None,
     }
 }
 
@@ -27,9 +32,17 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let input = ParquetInput::open(&args.input)?;
     let mut opts = encoder_options(&args.encode);
     let mut output = Output::open(&args.file_out, &args.kafka, &args.spool, false, &mut opts)?;
+    crate::store::prepare(
+        &plan,
+        &args.encode,
+        &mut opts,
+        output.sends_while_encoding(),
+    )?;
     let started = Instant::now();
     output.begin_pass()?;
-    let stats = match encode_input(&plan, &input, &opts, |m| output.write(m)) {
+    let stats = match encode_input(&plan, &input, &opts, |m| output.write(m))
+        .and_then(|s| crate::store::check_lengths(&s).map(|()| s))
+    {
         Ok(s) => s,
         Err(e) => {
             output.abandon();
@@ -42,13 +55,17 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         batch_size: opts.batch_size,
     };
     eprintln!(
-        "encoded {} rows into {} messages ({} bytes) in {:.2}s; dropped {} rows with a null key",
+        "encoded {} rows into {} messages of up to {} rows ({} bytes) in {:.2}s; dropped {} rows with a null key",
         stats.rows,
         stats.messages,
+        stats.max_rows_per_message,
         stats.bytes,
         started.elapsed().as_secs_f64(),
         stats.dropped_null_key_rows,
     );
+    if let Some(line) = crate::store::fitted_summary(&stats.vectors) {
+        eprintln!("{line}");
+    }
     output.end_pass(info.clone())?;
     let out_dir = output.out_dir.clone();
     let summary = output.finish(info)?;
@@ -65,7 +82,7 @@ pub fn encode_input(
     opts: &EncoderOptions,
     mut emit: impl FnMut(onfs_core::EncodedMessage) -> CliResult<()>,
 ) -> CliResult<onfs_core::EncodeStats> {
-    let mut encoder = Encoder::new(plan, opts.clone());
+    let mut encoder = Encoder::try_new(plan, opts.clone())?;
     let mut messages = Vec::new();
     for batch in input.batches(READ_BATCH_ROWS) {
         encoder.encode_into(&batch?, &mut messages)?;

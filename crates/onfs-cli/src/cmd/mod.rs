@@ -3,3 +3,4 @@ pub mod inspect;
 pub mod plan;
 pub mod run;
 pub mod send;
+pub mod verify;

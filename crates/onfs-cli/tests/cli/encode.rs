@@ -88,6 +88,9 @@ fn a_data_error_exits_1_and_leaves_no_output() {
     let input = case("all-types").join("input.parquet");
     let run = onfs(&[
         "encode",
+        // The reference case is the original's output: ragged vectors, sent as they are.
+        "--vector-fit",
+        "keep",
         "--metadata-file",
         p(&meta_path),
         "--input",
@@ -111,6 +114,9 @@ fn a_data_error_exits_1_and_leaves_no_output() {
     // --allow-out-of-range sends them as the original did.
     let run = onfs(&[
         "encode",
+        // The reference case is the original's output: ragged vectors, sent as they are.
+        "--vector-fit",
+        "keep",
         "--metadata-file",
         p(&meta_path),
         "--input",
@@ -132,6 +138,9 @@ fn out_folder_rules() {
     let again = |extra: &[&str]| {
         let mut a = vec![
             "encode",
+            // The reference case is the original's output: ragged vectors, sent as they are.
+            "--vector-fit",
+            "keep",
             "--metadata-file",
             p(&meta),
             "--input",
@@ -173,6 +182,9 @@ fn spark_style_input_folder() {
     let meta = case("all-types").join("metadata.json");
     let run = onfs(&[
         "encode",
+        // The reference case is the original's output: ragged vectors, sent as they are.
+        "--vector-fit",
+        "keep",
         "--metadata-file",
         p(&meta),
         "--input",

@@ -8,4 +8,6 @@ mod kafka;
 mod metadata;
 mod plan;
 mod run;
+mod store;
 mod stores;
+mod verify;

@@ -58,6 +58,9 @@ pub fn encode_reference(name: &str, batch: &str, rest: &[&str]) -> Run {
     let input = dir.join("input.parquet");
     let mut args = vec![
         "encode",
+        // The reference case is the original's output: ragged vectors, sent as they are.
+        "--vector-fit",
+        "keep",
         "--metadata-file",
         p(&meta),
         "--input",

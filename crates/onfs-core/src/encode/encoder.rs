@@ -1,6 +1,8 @@
 //! Arrow record batches to serialized `persist.Query` messages, written straight to the wire
 //! format: no per-row structs, no per-value allocation.
 
+use std::sync::Arc;
+
 use arrow_array::{Array, RecordBatch};
 
 use super::column::{Bound, Leaf, LeafData, Num};
@@ -8,6 +10,7 @@ use super::error::EncodeError;
 use super::wire::{begin, begin_wide, end, end_wide, put_bytes, put_varint};
 use crate::datatype::{Element, WireField};
 use crate::plan::Plan;
+use crate::store::{FirstLengths, StoreError, StoreRules, VectorFit, VectorTally};
 
 /// Field tags (field number << 3 | wire type 2).
 mod tag {
@@ -35,6 +38,11 @@ pub struct EncoderOptions {
     /// Group rows by their entity key into this many partitions (Kafka's default partitioner on
     /// the key), each message keyed by its first row's key; `None` for unkeyed messages.
     pub key_partitions: Option<u32>,
+    /// The store's vector rules: declared lengths, and what to do with rows of another length.
+    pub store: StoreRules,
+    /// Sending while encoding: every encoder of the run shares the first length of each vector
+    /// feature, and a row of another length fails at once.
+    pub first_lengths: Option<Arc<FirstLengths>>,
 }
 
 impl Default for EncoderOptions {
@@ -44,6 +52,8 @@ impl Default for EncoderOptions {
             allow_out_of_range: false,
             max_message_bytes: None,
             key_partitions: None,
+            store: StoreRules::default(),
+            first_lengths: None,
         }
     }
 }
@@ -68,6 +78,29 @@ pub struct EncodeStats {
     pub dropped_null_key_rows: u64,
     pub messages: u64,
     pub bytes: u64,
+    /// The most rows one message holds: the store keeps or drops a message whole.
+    pub max_rows_per_message: u32,
+    /// Per vector feature: the lengths seen, rows padded or truncated.
+    pub vectors: Vec<VectorTally>,
+}
+
+impl EncodeStats {
+    /// Adds another encoder's counts (same plan).
+    pub fn merge(&mut self, o: &EncodeStats) {
+        self.rows_in += o.rows_in;
+        self.rows += o.rows;
+        self.dropped_null_key_rows += o.dropped_null_key_rows;
+        self.messages += o.messages;
+        self.bytes += o.bytes;
+        self.max_rows_per_message = self.max_rows_per_message.max(o.max_rows_per_message);
+        crate::store::merge_tallies(&mut self.vectors, &o.vectors);
+    }
+
+    /// The store's length rule over everything counted: an error naming every vector feature
+    /// whose rows have more than one length.
+    pub fn check_vector_lengths(&self) -> Result<(), StoreError> {
+        crate::store::check_tallies(&self.vectors)
+    }
 }
 
 struct GroupSpec {
@@ -75,6 +108,8 @@ struct GroupSpec {
     vector: bool,
     data_type: String,
     columns: Vec<String>,
+    /// The index of the group's first column in `EncodeStats::vectors` (vector groups).
+    first_slot: usize,
 }
 
 /// A stateful encoder: rows carry over from one batch to the next until a message is full.
@@ -137,7 +172,15 @@ const ACCEPTED_STRING: &str =
 const ACCEPTED_BOOL: &str = "boolean or integers (and lists of them for vector groups)";
 
 impl Encoder {
+    /// An encoder; panics if the store rules name a feature the plan lacks (check them first
+    /// with `StoreRules::check_plan`, or use `try_new`).
     pub fn new(plan: &Plan, opts: EncoderOptions) -> Encoder {
+        Encoder::try_new(plan, opts).expect("store rules checked against the plan")
+    }
+
+    /// An encoder, or an error for store rules that name no vector feature of the plan.
+    pub fn try_new(plan: &Plan, opts: EncoderOptions) -> Result<Encoder, StoreError> {
+        let vectors = opts.store.vectors(plan)?;
         let mut header = Vec::new();
         put_bytes(
             &mut header,
@@ -160,22 +203,44 @@ impl Encoder {
             }
             end(&mut header, s);
         }
+        let mut slot = 0;
         let groups = plan
             .feature_groups
             .iter()
-            .map(|g| GroupSpec {
-                element: g.data_type.element,
-                vector: g.data_type.vector,
-                data_type: g.data_type.to_string(),
-                columns: g.columns.clone(),
+            .map(|g| {
+                let first_slot = slot;
+                if g.data_type.vector {
+                    slot += g.columns.len();
+                }
+                GroupSpec {
+                    element: g.data_type.element,
+                    vector: g.data_type.vector,
+                    data_type: g.data_type.to_string(),
+                    columns: g.columns.clone(),
+                    first_slot,
+                }
             })
             .collect();
+        let stats = EncodeStats {
+            vectors: vectors
+                .into_iter()
+                .map(|v| VectorTally {
+                    feature: v.feature,
+                    column: v.column,
+                    expected: v.expected,
+                    default: v.default,
+                    default_len: v.default_len,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
         let opts = EncoderOptions {
             batch_size: opts.batch_size.max(1),
             ..opts
         };
         let lanes = opts.key_partitions.unwrap_or(1).max(1);
-        Encoder {
+        Ok(Encoder {
             parked: (0..lanes).map(|_| Lane::default()).collect(),
             entity_columns: plan.entity_columns.clone(),
             groups,
@@ -187,10 +252,10 @@ impl Encoder {
             lane_key: None,
             key_scratch: String::new(),
             next_id: 0,
-            stats: EncodeStats::default(),
+            stats,
             scratch: String::new(),
             widths: Widths::default(),
-        }
+        })
     }
 
     pub fn stats(&self) -> &EncodeStats {
@@ -308,6 +373,7 @@ impl Encoder {
         self.next_id += 1;
         self.rows_in_buf = 0;
         self.stats.messages += 1;
+        self.stats.max_rows_per_message = self.stats.max_rows_per_message.max(msg.rows);
         self.stats.bytes += msg.value.len() as u64;
         msg
     }
@@ -416,13 +482,77 @@ impl Encoder {
         s
     }
 
+    /// The store's length rule for one vector: how many of its `n` elements to write and how
+    /// many zeros to pad with, counting the row.
+    #[inline]
+    fn fit(
+        &self,
+        tally: &mut VectorTally,
+        slot: usize,
+        n: usize,
+        bound: &BoundBatch<'_>,
+        row: usize,
+    ) -> Result<(usize, usize), EncodeError> {
+        let fit = self.opts.store.vector_fit;
+        if fit == VectorFit::Keep {
+            return Ok((n, 0));
+        }
+        let wrong = |expected: usize, basis: &'static str, what: &'static str| {
+            EncodeError::from(StoreError::WrongLength {
+                feature: tally.feature.clone(),
+                column: tally.column.clone(),
+                key: self.key_of(bound, row),
+                found: n,
+                expected,
+                basis,
+                what,
+            })
+        };
+        match tally.expected {
+            Some(e) if n == e => Ok((n, 0)),
+            Some(e) if n < e && fit.pads() => {
+                tally.padded_rows += 1;
+                Ok((n, e - n))
+            }
+            Some(e) if n > e && fit.truncates() => {
+                tally.truncated_rows += 1;
+                Ok((e, 0))
+            }
+            Some(e) => Err(wrong(
+                e,
+                "its declared length is",
+                if n < e {
+                    "Pad shorter rows with zeros, or fix the data."
+                } else {
+                    "Truncate longer rows, or fix the data."
+                },
+            )),
+            None => {
+                if let Some(first) = &self.opts.first_lengths {
+                    let e = first.first(slot, n);
+                    if e != n {
+                        return Err(wrong(
+                            e,
+                            "the rows before it have length",
+                            "Declare the feature's length to pad or truncate rows, or fix the data.",
+                        ));
+                    }
+                }
+                tally.count(n, || self.key_of(bound, row));
+                Ok((n, 0))
+            }
+        }
+    }
+
     fn write_row(&mut self, bound: &BoundBatch<'_>, row: usize) -> Result<(), EncodeError> {
         let mut buf = std::mem::take(&mut self.buf);
         let mut widths = std::mem::take(&mut self.widths);
+        let mut tallies = std::mem::take(&mut self.stats.vectors);
         widths.cursor = 0;
-        let result = self.write_row_into(&mut buf, &mut widths, bound, row);
+        let result = self.write_row_into(&mut buf, &mut widths, &mut tallies, bound, row);
         self.buf = buf;
         self.widths = widths;
+        self.stats.vectors = tallies;
         result
     }
 
@@ -430,6 +560,7 @@ impl Encoder {
         &mut self,
         buf: &mut Vec<u8>,
         w: &mut Widths,
+        tallies: &mut [VectorTally],
         bound: &BoundBatch<'_>,
         row: usize,
     ) -> Result<(), EncodeError> {
@@ -455,7 +586,7 @@ impl Encoder {
                 data_type: &g.data_type,
             };
             if g.vector {
-                for (name, b) in cols {
+                for (i, (name, b)) in cols.iter().enumerate() {
                     let Bound::List {
                         offsets,
                         nulls,
@@ -468,6 +599,10 @@ impl Encoder {
                         return Err(ctx.null(name));
                     }
                     let (start, stop) = offsets.range(row);
+                    let slot = g.first_slot + i;
+                    let (take, pad) =
+                        self.fit(&mut tallies[slot], slot, stop - start, bound, row)?;
+                    let stop = start + take;
                     let vector = w.open(buf, tag::VALUES_VECTOR);
                     let inner = w.open(buf, tag::VECTOR_VALUES);
                     if child.nulls.is_some_and(|n| n.null_count() > 0) {
@@ -479,7 +614,7 @@ impl Encoder {
                             });
                         }
                     }
-                    write_vector(buf, &ctx, name, child, start, stop)?;
+                    write_vector(buf, &ctx, name, child, start, stop, pad)?;
                     w.close(buf, inner);
                     w.close(buf, vector);
                 }
@@ -495,7 +630,7 @@ impl Encoder {
                     Bound::Scalar(leaf) => (*name, leaf, row),
                     Bound::List { .. } => unreachable!("checked in bind"),
                 });
-                write_field(buf, &ctx, cols.len(), items)?;
+                write_field(buf, &ctx, cols.len(), items, 0)?;
             }
             w.close(buf, values);
             w.close(buf, fv);
@@ -625,8 +760,8 @@ impl Ctx<'_, '_, '_> {
     }
 }
 
-/// Writes the elements `start..stop` of a vector's child array, with fast paths for the common
-/// float layouts that need no range check.
+/// Writes the elements `start..stop` of a vector's child array and `pad` zeros after them,
+/// with fast paths for the common float layouts that need no range check.
 #[inline]
 fn write_vector(
     buf: &mut Vec<u8>,
@@ -635,9 +770,10 @@ fn write_vector(
     child: &Leaf<'_>,
     start: usize,
     stop: usize,
+    pad: usize,
 ) -> Result<(), EncodeError> {
     let n = stop - start;
-    if n == 0 {
+    if n + pad == 0 {
         return Ok(());
     }
     let field = ctx.element.wire_field();
@@ -646,35 +782,39 @@ fn write_vector(
     match (field, &child.data) {
         (WireField::Fp32, LeafData::F32(v)) if unchecked => {
             buf.push(tag);
-            put_varint(buf, (n * 8) as u64);
-            buf.reserve(n * 8);
+            put_varint(buf, ((n + pad) * 8) as u64);
+            buf.reserve((n + pad) * 8);
             for &x in &v[start..stop] {
                 buf.extend_from_slice(&(x as f64).to_le_bytes());
             }
+            buf.resize(buf.len() + pad * 8, 0);
             Ok(())
         }
         (WireField::Fp64, LeafData::F64(v)) => {
             buf.push(tag);
-            put_varint(buf, (n * 8) as u64);
-            buf.reserve(n * 8);
+            put_varint(buf, ((n + pad) * 8) as u64);
+            buf.reserve((n + pad) * 8);
             for &x in &v[start..stop] {
                 buf.extend_from_slice(&x.to_le_bytes());
             }
+            buf.resize(buf.len() + pad * 8, 0);
             Ok(())
         }
-        _ => write_field(buf, ctx, n, (start..stop).map(|i| (name, child, i))),
+        _ => write_field(buf, ctx, n, (start..stop).map(|i| (name, child, i)), pad),
     }
 }
 
-/// Writes `count` values of the context's element into one `Values` field.
+/// Writes `count` values of the context's element, then `pad` zeros (`0`, `false`, `""`), into
+/// one `Values` field.
 #[inline]
 fn write_field<'l, 'a: 'l>(
     buf: &mut Vec<u8>,
     ctx: &Ctx<'_, '_, '_>,
     count: usize,
     items: impl Iterator<Item = (&'l str, &'l Leaf<'a>, usize)>,
+    pad: usize,
 ) -> Result<(), EncodeError> {
-    if count == 0 {
+    if count + pad == 0 {
         return Ok(());
     }
     let field = ctx.element.wire_field();
@@ -682,11 +822,12 @@ fn write_field<'l, 'a: 'l>(
     match field {
         WireField::Fp32 | WireField::Fp64 => {
             buf.push(tag);
-            put_varint(buf, (count * 8) as u64);
+            put_varint(buf, ((count + pad) * 8) as u64);
             for (name, leaf, i) in items {
                 let v = ctx.float(name, leaf, i)?;
                 buf.extend_from_slice(&v.to_le_bytes());
             }
+            buf.resize(buf.len() + pad * 8, 0);
         }
         WireField::Int32 | WireField::Int64 | WireField::Uint32 | WireField::Uint64 => {
             let s = begin(buf, tag);
@@ -695,14 +836,16 @@ fn write_field<'l, 'a: 'l>(
                 // Negative int32/int64 are sign-extended to ten bytes, as protobuf does.
                 put_varint(buf, v as i64 as u64);
             }
+            buf.resize(buf.len() + pad, 0);
             end(buf, s);
         }
         WireField::Bool => {
             buf.push(tag);
-            put_varint(buf, count as u64);
+            put_varint(buf, (count + pad) as u64);
             for (_, leaf, i) in items {
                 buf.push(leaf.bool(i) as u8);
             }
+            buf.resize(buf.len() + pad, 0);
         }
         WireField::String => {
             let mut scratch = String::new();
@@ -715,6 +858,9 @@ fn write_field<'l, 'a: 'l>(
                         put_bytes(buf, tag, scratch.as_bytes());
                     }
                 }
+            }
+            for _ in 0..pad {
+                put_bytes(buf, tag, b"");
             }
         }
     }

@@ -52,4 +52,14 @@ pub enum EncodeError {
         bytes: usize,
         limit: usize,
     },
+
+    /// A rule of the online store (boxed: the other variants stay small).
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
+}
+
+impl From<crate::store::StoreError> for EncodeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        EncodeError::Store(Box::new(e))
+    }
 }

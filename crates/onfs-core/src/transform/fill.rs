@@ -55,6 +55,20 @@ fn cast_texts(texts: &[&str], t: &DataType) -> Result<ArrayRef, String> {
     }
 }
 
+/// The elements of a vector default `"[a,b,...]"` (`"[]"`: none), as text; `None` when it is not
+/// written in brackets. Text elements keep their spaces, numbers are trimmed.
+pub fn vector_default_elements(default: &str, is_text: bool) -> Option<Vec<&str>> {
+    let inner = default.trim();
+    let inner = inner.strip_prefix('[').and_then(|s| s.strip_suffix(']'))?;
+    Some(if inner.trim().is_empty() {
+        Vec::new()
+    } else if is_text {
+        inner.split(',').collect()
+    } else {
+        inner.split(',').map(str::trim).collect()
+    })
+}
+
 /// The default of `column` as a one-row array of type `t`.
 pub fn parse_default(column: &str, default: &str, t: &DataType) -> Result<ArrayRef, FillError> {
     let list_item = |f: &FieldRef| f.data_type().clone();
@@ -66,25 +80,17 @@ pub fn parse_default(column: &str, default: &str, t: &DataType) -> Result<ArrayR
             return cast_texts(&[default], t).map_err(|r| bad(column, default, t, r));
         }
     };
-    let inner = default.trim();
-    let Some(inner) = inner.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+    let is_text = matches!(
+        item,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    let Some(elems) = vector_default_elements(default, is_text) else {
         return Err(bad(
             column,
             default,
             t,
             "a vector default is written [a,b,...]",
         ));
-    };
-    let is_text = matches!(
-        item,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    );
-    let elems: Vec<&str> = if inner.trim().is_empty() {
-        Vec::new()
-    } else if is_text {
-        inner.split(',').collect()
-    } else {
-        inner.split(',').map(str::trim).collect()
     };
     let values = if elems.is_empty() {
         new_empty_array(&item)

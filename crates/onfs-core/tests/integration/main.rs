@@ -7,3 +7,4 @@ mod encoder_errors;
 mod metadata_http;
 mod reference;
 mod round_trip;
+mod store_rules;

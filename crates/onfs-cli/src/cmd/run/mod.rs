@@ -13,6 +13,7 @@ use onfs_core::transform::{DefaultFill, DuplicateKeys};
 use onfs_core::{EncodeStats, EncodedMessage, Encoder, EncoderOptions, Plan};
 use onfs_file::RunInfo;
 use onfs_sources::{JobInput, PartitionSelection, Pipeline, PipelineOptions};
+use onfs_verify::{SampleSize, Sampler};
 
 use crate::args::RunArgs;
 use crate::cmd::encode::encoder_options;
@@ -34,6 +35,20 @@ fn source_error(e: onfs_sources::SourceError) -> CliError {
 pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
     let started = Instant::now();
     let s = settings::resolve(args, given)?;
+    // --verify: the read-back's options are checked before anything is read.
+    let verify = match args.verify {
+        Some(size) => {
+            if s.dry_run || s.kafka.kafka_brokers.is_none() {
+                return Err(usage(anyhow::anyhow!(
+                    "--verify reads back what a run pushed to Kafka: it needs --kafka-brokers and --topic (not --out or --dry-run); for a message folder use `onfs-push verify`"
+                )));
+            }
+            let opts = crate::cmd::verify::options(&args.store)?;
+            Some((opts, size, crate::cmd::verify::seed(&args.store)))
+        }
+        None => None,
+    };
+    let mut samples: Vec<(Plan, Sampler)> = Vec::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +81,8 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
         &encoder,
         &progress.counts,
         &mut report,
+        verify.as_ref().map(|(_, size, seed)| (*size, *seed)),
+        &mut samples,
     );
     progress.finish();
     let info = RunInfo {
@@ -99,18 +116,37 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
         }
         Err(e) => Some(e),
     };
+    // Delivered: read a sample back from the store, job by job.
+    let mut verify_error = None;
+    if let (Some((opts, _, _)), None) = (&verify, &delivery_error) {
+        for (plan, sampler) in samples {
+            match onfs_verify::verify(&plan, &sampler.finish(), opts) {
+                Ok(result) => {
+                    if let Err(e) = crate::cmd::verify::finish(&result, None) {
+                        verify_error.get_or_insert(e);
+                    }
+                    report.verify.push(result);
+                }
+                Err(e) => {
+                    verify_error.get_or_insert(e.into());
+                    break;
+                }
+            }
+        }
+    }
     report.print();
     if let Some(path) = &s.report {
         let text = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
         std::fs::write(path, text)
             .map_err(|e| failed(anyhow::anyhow!("--report {}: {e}", path.display())))?;
     }
-    match delivery_error {
+    match delivery_error.or(verify_error) {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_jobs(
     s: &Settings,
     runtime: &tokio::runtime::Runtime,
@@ -118,11 +154,23 @@ fn run_jobs(
     encoder: &EncoderOptions,
     counts: &Arc<Counts>,
     report: &mut RunReport,
+    sample: Option<(SampleSize, u64)>,
+    samples: &mut Vec<(Plan, Sampler)>,
 ) -> CliResult<()> {
     for job in &s.jobs {
         let t = Instant::now();
         let plan = load_plan(&job.metadata)?;
         report.seconds.metadata += t.elapsed().as_secs_f64();
+        let mut job_encoder = encoder.clone();
+        crate::store::prepare(
+            &plan,
+            &s.encode,
+            &mut job_encoder,
+            output.sends_while_encoding(),
+        )?;
+        // Every pass of the job counts towards one length per vector feature.
+        let mut job_stats = EncodeStats::default();
+        let mut sampler = sample.map(|(size, seed)| Sampler::new(size, seed));
         let mut job_report = JobReport {
             name: job.name.clone(),
             entity_label: plan.entity_label.clone(),
@@ -168,9 +216,21 @@ fn run_jobs(
                 selection: selection.clone(),
                 ..base.clone()
             };
-            let mut enc = encoder.clone();
+            let mut enc = job_encoder.clone();
             enc.batch_size = job.batch_size as usize;
-            let pass = run_pass(s, job, &plan, &opts, &enc, runtime, output, counts)?;
+            let (pass, stats) = run_pass(
+                s,
+                job,
+                &plan,
+                &opts,
+                &enc,
+                runtime,
+                output,
+                counts,
+                sampler.as_mut(),
+            )?;
+            job_stats.merge(&stats);
+            crate::store::check_lengths(&job_stats)?;
             report.rows += pass.rows;
             report.messages += pass.messages;
             report.bytes += pass.bytes;
@@ -191,6 +251,9 @@ fn run_jobs(
             });
         }
         report.jobs.push(job_report);
+        if let Some(sampler) = sampler {
+            samples.push((plan, sampler));
+        }
     }
     Ok(())
 }
@@ -211,7 +274,8 @@ fn run_pass(
     runtime: &tokio::runtime::Runtime,
     output: &mut Output,
     counts: &Arc<Counts>,
-) -> CliResult<PassReport> {
+    mut sampler: Option<&mut Sampler>,
+) -> CliResult<(PassReport, EncodeStats)> {
     let started = Instant::now();
     let ctx = onfs_sources::pipeline::session(opts).map_err(source_error)?;
     let input = JobInput {
@@ -258,7 +322,7 @@ fn run_pass(
             let mut fill = fill.clone();
             let dedupe = dedupe.clone();
             let handle = runtime.handle().clone();
-            let mut enc = Encoder::new(plan, encoder.clone());
+            let mut enc = Encoder::try_new(plan, encoder.clone())?;
             let counts = counts.clone();
             scope.spawn(move || {
                 let step = |batch: arrow_array::RecordBatch,
@@ -313,15 +377,14 @@ fn run_pass(
             match item? {
                 Batch::Messages(ms) => {
                     for m in ms {
+                        if let Some(sampler) = sampler.as_deref_mut() {
+                            sampler.add_message(&m.value)?;
+                        }
                         output.write(m)?;
                     }
                 }
                 Batch::Done(st, f) => {
-                    stats.rows_in += st.rows_in;
-                    stats.rows += st.rows;
-                    stats.dropped_null_key_rows += st.dropped_null_key_rows;
-                    stats.messages += st.messages;
-                    stats.bytes += st.bytes;
+                    stats.merge(&st);
                     for (a, b) in filled.iter_mut().zip(f) {
                         *a += b;
                     }
@@ -339,7 +402,7 @@ fn run_pass(
             dedupe.examples.join("; ")
         );
     }
-    Ok(PassReport {
+    let pass = PassReport {
         partition: None,
         sources,
         // The join's rows, less exact duplicates (as the original's distinct before it).
@@ -360,7 +423,10 @@ fn run_pass(
         duplicate_key_examples: dedupe.examples.clone(),
         rows: stats.rows,
         messages: stats.messages,
+        max_rows_per_message: stats.max_rows_per_message,
+        vectors: stats.vectors.clone(),
         bytes: stats.bytes,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((pass, stats))
 }

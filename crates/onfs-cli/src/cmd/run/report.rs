@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use onfs_core::store::VectorTally;
 use onfs_kafka::DeliveryReport;
 use onfs_sources::SourceRead;
 use serde::Serialize;
@@ -17,6 +18,9 @@ pub struct RunReport {
     pub delivered: Option<u64>,
     pub failed: Option<u64>,
     pub delivered_per_partition: Option<BTreeMap<i32, u64>>,
+    /// With --verify: per job, the sample read back from the store and how it compared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<onfs_verify::VerifyReport>,
     pub seconds: Durations,
 }
 
@@ -51,6 +55,12 @@ pub struct PassReport {
     pub duplicate_key_examples: Vec<String>,
     pub rows: u64,
     pub messages: u64,
+    /// The most rows one message holds: the online store keeps or drops a message whole, so
+    /// one bad row loses this many.
+    pub max_rows_per_message: u32,
+    /// Per vector feature: the declared length, the lengths the rows had, rows padded or
+    /// truncated to the declared length.
+    pub vectors: Vec<VectorTally>,
     pub bytes: u64,
     pub seconds: f64,
 }
@@ -81,7 +91,7 @@ impl RunReport {
                 eprintln!("{}: read {}", job.name, sources.join("; "));
                 let filled: u64 = pass.defaults_filled.values().sum();
                 eprintln!(
-                    "{}: {} rows after the join, {} exact duplicates and {} with a null key dropped, {} defaults filled, {} duplicate keys -> {} rows in {} messages ({:.1} MB) in {:.2}s",
+                    "{}: {} rows after the join, {} exact duplicates and {} with a null key dropped, {} defaults filled, {} duplicate keys -> {} rows in {} messages of up to {} rows ({:.1} MB) in {:.2}s",
                     job.name,
                     pass.rows_after_join,
                     pass.exact_duplicate_rows,
@@ -90,9 +100,13 @@ impl RunReport {
                     pass.duplicate_keys,
                     pass.rows,
                     pass.messages,
+                    pass.max_rows_per_message,
                     pass.bytes as f64 / 1e6,
                     pass.seconds
                 );
+                if let Some(line) = crate::store::fitted_summary(&pass.vectors) {
+                    eprintln!("{}: {line}", job.name);
+                }
                 if pass.duplicate_keys > 0 {
                     eprintln!(
                         "{}: duplicate keys, e.g. {}",

@@ -7,7 +7,7 @@ use onfs_sources::{Catalog, PartitionColumns, PartitionSelection};
 
 use crate::args::{
     DuplicateKeyArg, EncodeOptions, FileOutArgs, KafkaArgs, KeyMode, MetadataArgs, OutFormatArg,
-    RunArgs, SpoolArgs,
+    RunArgs, SpoolArgs, VectorFitArg,
 };
 use crate::config::{self, JobConfig, PartitionColumnsSection};
 use crate::error::{usage, CliResult};
@@ -173,6 +173,20 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
             .encode
             .max_message_bytes
             .or(cfg.encode.max_message_bytes),
+        // The file's lengths, then the flags' (a flag naming the same feature wins).
+        vector_lengths: cfg
+            .vector_lengths
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .chain(args.encode.vector_lengths.iter().cloned())
+            .collect(),
+        vector_fit: match cfg.encode.vector_fit.as_deref() {
+            Some(t) if !given.has("vector_fit") => {
+                enum_value::<VectorFitArg>("encode.vector_fit", t)?
+            }
+            _ => args.encode.vector_fit,
+        },
+        strict_store: args.encode.strict_store || cfg.encode.strict_store.unwrap_or(false),
     };
     let out_format = match cfg.output.out_format.as_deref() {
         Some(t) if !given.has("out_format") => enum_value::<OutFormatArg>("output.out_format", t)?,
