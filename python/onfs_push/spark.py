@@ -97,14 +97,14 @@ def _store_kw(vector_lengths: Optional[Mapping[str, int]], vector_fit: str, stri
 def _encode_partitions(plan: Plan, intra_batch_size: int, allow_out_of_range: bool, max_message_bytes,
                        store: Dict[str, Any]):
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
+        # Messages leave as they are made (Spark's sink may send them at once): a vector of
+        # another length than the partition's first fails before its message is yielded.
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, streaming=True, **store)
         for batch in batches:
             out = encoder.encode(batch)
             if out.num_rows:
                 yield out
         tail = encoder.finish()
-        # One vector length per feature within the partition (declared lengths hold everywhere).
-        encoder.check_vector_lengths()
         if tail.num_rows:
             yield tail
 

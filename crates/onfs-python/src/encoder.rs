@@ -155,7 +155,7 @@ pub struct PyEncoder {
 #[pymethods]
 impl PyEncoder {
     #[new]
-    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false))]
+    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false, streaming=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -166,6 +166,7 @@ impl PyEncoder {
         vector_lengths: Option<HashMap<String, usize>>,
         vector_fit: Option<String>,
         strict_store: bool,
+        streaming: bool,
     ) -> PyResult<Self> {
         let opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
         let store = StoreKw {
@@ -174,7 +175,7 @@ impl PyEncoder {
             strict_store,
         };
         Ok(PyEncoder {
-            inner: new_encoder(py, &plan.plan, opts, &store, false)?,
+            inner: new_encoder(py, &plan.plan, opts, &store, streaming)?,
         })
     }
 

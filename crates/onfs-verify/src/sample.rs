@@ -171,25 +171,6 @@ impl Sampler {
         first_row: u64,
         n: usize,
     ) -> Result<(), VerifyError> {
-        // Later versions of entities already chosen.
-        if !self.live.is_empty() {
-            for (i, row) in rows.iter().enumerate() {
-                let mut key = std::mem::take(&mut self.key_buf);
-                row_key(row, &mut key).map_err(|reason| VerifyError::BadMessage {
-                    message: ctx.message,
-                    reason,
-                })?;
-                if self.live.contains_key(key.as_str()) {
-                    let (_, sent) = self.decode_row(ctx, row)?;
-                    let live = self.live.get_mut(key.as_str()).expect("checked");
-                    if live.later.len() == MAX_LATER_VERSIONS {
-                        live.later.remove(0);
-                    }
-                    live.later.push((first_row + i as u64, sent));
-                }
-                self.key_buf = key;
-            }
-        }
         // One row of this message into the reservoir of messages.
         self.filled_messages += 1;
         let slot = if self.by_message.len() < n {
@@ -215,6 +196,26 @@ impl Sampler {
             if let Some(slot) = slot {
                 let pick = self.pick(ctx, row, t)?;
                 self.place(Reservoir::Rows, slot, pick);
+            }
+        }
+        // Later versions of the entities chosen so far, this message's picks included (an entity may
+        // stand twice in one message: `choose` keeps the versions after the picked row).
+        if !self.live.is_empty() {
+            for (i, row) in rows.iter().enumerate() {
+                let mut key = std::mem::take(&mut self.key_buf);
+                row_key(row, &mut key).map_err(|reason| VerifyError::BadMessage {
+                    message: ctx.message,
+                    reason,
+                })?;
+                if self.live.contains_key(key.as_str()) {
+                    let (_, sent) = self.decode_row(ctx, row)?;
+                    let live = self.live.get_mut(key.as_str()).expect("checked");
+                    if live.later.len() == MAX_LATER_VERSIONS {
+                        live.later.remove(0);
+                    }
+                    live.later.push((first_row + i as u64, sent));
+                }
+                self.key_buf = key;
             }
         }
         Ok(())
@@ -610,6 +611,32 @@ mod tests {
             assert_eq!(s.entities.len(), 10); // 10 distinct keys
             let e = s.entities.iter().find(|e| e.keys == ["3"]).unwrap();
             assert_eq!(e.latest().values[0].int64_values, vec![103], "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn an_entity_twice_in_one_message_keeps_the_later_version() {
+        // Key 1 with value 1, then again in the same message with value 20.
+        let mut q = Query::decode(message(0, 3).as_slice()).unwrap();
+        let mut again = q.data[1].clone();
+        again.feature_values[0]
+            .values
+            .as_mut()
+            .unwrap()
+            .int64_values = vec![20];
+        q.data.push(again);
+        let messages = vec![q.encode_to_vec()];
+        for seed in 0..100 {
+            for n in [1, 2, 3] {
+                let s = sample(SampleSize::Count(n), seed, &messages);
+                if let Some(e) = s.entities.iter().find(|e| e.keys == ["1"]) {
+                    assert_eq!(
+                        e.latest().values[0].int64_values,
+                        vec![20],
+                        "seed {seed}, n {n}"
+                    );
+                }
+            }
         }
     }
 

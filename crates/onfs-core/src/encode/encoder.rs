@@ -497,6 +497,11 @@ impl Encoder {
         if fit == VectorFit::Keep {
             return Ok((n, 0));
         }
+        if tally.expected.is_some() {
+            // The lengths the rows came with, for the report (a declared feature is never
+            // "ragged": its rows are checked or fitted one by one).
+            tally.count(n, || self.key_of(bound, row));
+        }
         let wrong = |expected: usize, basis: &'static str, what: &'static str| {
             EncodeError::from(StoreError::WrongLength {
                 feature: tally.feature.clone(),

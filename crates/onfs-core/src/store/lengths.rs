@@ -24,7 +24,7 @@ pub struct VectorTally {
     pub column: String,
     /// The declared length, if any.
     pub expected: Option<usize>,
-    /// Lengths in first-seen order (undeclared features only).
+    /// The lengths the rows came with (before any fitting), in first-seen order.
     pub lengths: Vec<LengthCount>,
     pub padded_rows: u64,
     pub truncated_rows: u64,
@@ -141,7 +141,7 @@ pub fn merge_tallies(into: &mut Vec<VectorTally>, other: &[VectorTally]) {
 pub fn check_tallies(tallies: &[VectorTally]) -> Result<(), StoreError> {
     let ragged: Vec<RaggedFeature> = tallies
         .iter()
-        .filter(|t| t.lengths.len() > 1)
+        .filter(|t| t.expected.is_none() && t.lengths.len() > 1)
         .map(|t| {
             let mut lengths = t.lengths.clone();
             lengths.sort_by(|a, b| b.rows.cmp(&a.rows).then(a.length.cmp(&b.length)));
