@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 
 from . import Plan
-from ._onfs import DefaultFill
+from ._onfs import DefaultFill, newest_partition
 
 log = logging.getLogger("onfs_push")
 
@@ -31,19 +31,10 @@ def _family(kind: str) -> str:
     return "delta" if kind.startswith("DELTA_") else "parquet"
 
 
-def _compare_key(value: str):
-    """Partition values compare as numbers when they are numbers, else as text (ISO dates sort)."""
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
-
-
 def _newest(values: Sequence[str]) -> Optional[str]:
-    numeric = all(_compare_key(v)[0] == 0 for v in values)
-    if not values:
-        return None
-    return max(values, key=(lambda v: float(v)) if numeric else (lambda v: v))
+    """The newest partition value by the command line's own order (numeric when every value is a
+    plain number, else text; the same answer whatever the listing order)."""
+    return newest_partition(list(values))
 
 
 def _success_partitions(spark, location: str, column: str) -> Optional[List[str]]:

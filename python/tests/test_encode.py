@@ -268,3 +268,16 @@ def test_check_vector_tallies_merges_encoders():
         tallies.append(enc.vector_tallies)
     with pytest.raises(onfs_push.StoreError, match=r"(?s)(?=.*length 3 in 10 rows)(?=.*length 2 in 10 rows)user_tags\.tags"):
         onfs_push.check_vector_tallies(tallies)
+
+
+def test_partition_order_is_the_command_lines_whatever_the_listing_order():
+    import itertools
+
+    from onfs_push._onfs import newest_partition, partitions_in_range
+
+    for values, newest in [(["10", "9", "5x"], "9"), (["9", "10", "2"], "10"), (["nan", "inf", "7"], "nan"),
+                           (["2026-10-31", "2026-11-02", "2026-10-30"], "2026-11-02")]:
+        for p in itertools.permutations(values):
+            assert newest_partition(list(p)) == newest, p
+    assert partitions_in_range(["9", "10", "2", "30"], "2", "10") == ["2", "9", "10"]
+    assert newest_partition([]) is None

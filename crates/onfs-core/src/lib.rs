@@ -8,6 +8,7 @@ pub mod encode;
 pub mod inspect;
 pub mod metadata;
 pub mod partition;
+pub mod partition_order;
 pub mod plan;
 pub mod proto;
 pub mod sample;

@@ -6,6 +6,7 @@ mod batch;
 mod encoder;
 mod errors;
 mod fill;
+mod partition;
 mod plan;
 mod sink;
 mod verify;
@@ -22,6 +23,8 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fill::PyDefaultFill>()?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
     m.add_function(wrap_pyfunction!(encoder::check_vector_tallies, m)?)?;
+    m.add_function(wrap_pyfunction!(partition::newest_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(partition::partitions_in_range, m)?)?;
     m.add_class::<verify::PySampler>()?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     errors::register(m)

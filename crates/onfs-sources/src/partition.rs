@@ -1,8 +1,6 @@
 //! Which partition to read: the newest (as the original flow), a pinned value, a range for
 //! backfills, or everything.
 
-use std::cmp::Ordering;
-
 use crate::SourceError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -72,27 +70,24 @@ impl PartitionColumns {
     }
 }
 
-/// Partition values compare as numbers when both are numbers, else as text (ISO dates sort).
-pub fn compare(a: &str, b: &str) -> Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => a.cmp(b),
-    }
-}
-
-/// The values to read, in order, among `available`.
+/// The values to read, in order, among `available`, by the one partition order
+/// (`onfs_core::partition_order`: numeric when every value is a plain number, else text).
 pub fn choose(available: &[String], sel: &PartitionSelection) -> Vec<String> {
-    let mut values = available.to_vec();
-    values.sort_by(|a, b| compare(a, b));
-    values.dedup();
+    use onfs_core::partition_order as order;
     match sel {
-        PartitionSelection::Newest => values.pop().into_iter().collect(),
-        PartitionSelection::Value(v) => values.into_iter().filter(|x| x == v).collect(),
-        PartitionSelection::Range(from, to) => values
-            .into_iter()
-            .filter(|x| compare(x, from) != Ordering::Less && compare(x, to) != Ordering::Greater)
+        PartitionSelection::Newest => order::newest(available).into_iter().collect(),
+        PartitionSelection::Value(v) => available
+            .iter()
+            .filter(|x| *x == v)
+            .take(1)
+            .cloned()
             .collect(),
-        PartitionSelection::All => values,
+        PartitionSelection::Range(from, to) => order::in_range(available, from, to),
+        PartitionSelection::All => order::sorted(available, &[])
+            .0
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
