@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use onfs_core::sample::{realistic_batch, realistic_plan};
-use onfs_core::{Encoder, EncoderOptions};
+use onfs_core::{Encoder, EncoderOptions, StoreRules, VectorFit};
 
 fn bench(c: &mut Criterion) {
     let rows = 100_000;
@@ -24,19 +24,38 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(rows as u64));
     group.sample_size(20);
-    group.bench_function("realistic_row_batch20", |b| {
-        b.iter(|| {
-            let mut enc = Encoder::new(&plan, EncoderOptions::default());
-            // Messages are handed on as they complete, as a sink takes them.
-            let mut out = Vec::new();
-            let mut bytes = 0;
-            for batch in &batches {
-                enc.encode_into(batch, &mut out).unwrap();
-                bytes += out.drain(..).map(|m| m.value.len()).sum::<usize>();
-            }
-            bytes + enc.finish().iter().map(|m| m.value.len()).sum::<usize>()
-        })
-    });
+    // The store's length rule (the default `check`: every vector's length counted), beside the
+    // original's bytes with no check (`keep`) and declared lengths (`pad`), in one run.
+    let store = |fit: VectorFit, lengths: &[(&str, usize)]| EncoderOptions {
+        store: StoreRules {
+            vector_lengths: lengths.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
+            vector_fit: fit,
+        },
+        ..Default::default()
+    };
+    let declared = [("user_emb.embedding", 32), ("user_tags.tags", 3)];
+    for (name, opts) in [
+        ("realistic_row_batch20", store(VectorFit::Check, &[])),
+        ("realistic_row_batch20_keep", store(VectorFit::Keep, &[])),
+        (
+            "realistic_row_batch20_declared_pad",
+            store(VectorFit::Pad, &declared),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut enc = Encoder::new(&plan, opts.clone());
+                // Messages are handed on as they complete, as a sink takes them.
+                let mut out = Vec::new();
+                let mut bytes = 0;
+                for batch in &batches {
+                    enc.encode_into(batch, &mut out).unwrap();
+                    bytes += out.drain(..).map(|m| m.value.len()).sum::<usize>();
+                }
+                bytes + enc.finish().iter().map(|m| m.value.len()).sum::<usize>()
+            })
+        });
+    }
     group.finish();
 }
 

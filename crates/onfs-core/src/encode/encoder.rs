@@ -484,7 +484,7 @@ impl Encoder {
 
     /// The store's length rule for one vector: how many of its `n` elements to write and how
     /// many zeros to pad with, counting the row.
-    #[inline]
+    #[inline(always)]
     fn fit(
         &self,
         tally: &mut VectorTally,
@@ -497,6 +497,29 @@ impl Encoder {
         if fit == VectorFit::Keep {
             return Ok((n, 0));
         }
+        // The common case: a row of the length the feature's rows have had so far (declared
+        // or not), counted in place.
+        if tally.expected.is_none_or(|e| e == n)
+            && (self.opts.first_lengths.is_none() || tally.expected.is_some())
+            && tally.count_common(n)
+        {
+            return Ok((n, 0));
+        }
+        self.fit_rest(tally, slot, n, bound, row)
+    }
+
+    /// `fit` for the rows that need more than a count: the first rows of a feature, other
+    /// lengths, fitting, errors.
+    #[inline(never)]
+    fn fit_rest(
+        &self,
+        tally: &mut VectorTally,
+        slot: usize,
+        n: usize,
+        bound: &BoundBatch<'_>,
+        row: usize,
+    ) -> Result<(usize, usize), EncodeError> {
+        let fit = self.opts.store.vector_fit;
         if tally.expected.is_some() {
             // The lengths the rows came with, for the report (a declared feature is never
             // "ragged": its rows are checked or fitted one by one).

@@ -34,15 +34,22 @@ pub struct VectorTally {
 }
 
 impl VectorTally {
+    /// Counts a row of the first length seen once its examples are kept, the common case;
+    /// false when the row needs `count`.
+    #[inline(always)]
+    pub fn count_common(&mut self, length: usize) -> bool {
+        match self.lengths.first_mut() {
+            Some(c) if c.length == length && c.example_keys.len() == EXAMPLES => {
+                c.rows += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Counts a row of `length`; `key` is asked for only when the example is kept.
-    #[inline]
     pub fn count(&mut self, length: usize, key: impl FnOnce() -> String) {
-        if let Some(c) = self
-            .lengths
-            .first_mut()
-            .filter(|c| c.length == length && c.example_keys.len() == EXAMPLES)
-        {
-            c.rows += 1;
+        if self.count_common(length) {
             return;
         }
         match self.lengths.iter_mut().find(|c| c.length == length) {
