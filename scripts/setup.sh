@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in build-essential pkg-config libssl-dev zlib1g-dev python3 openjdk-17-jre-headless maven curl; do
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev python3 openjdk-17-jre-headless maven curl openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 # A JDK from elsewhere (e.g. Temurin) is as good as Debian's.

@@ -125,6 +125,18 @@ impl TestStore {
 
     /// Serves the store on 127.0.0.1 (a free port) until the server is dropped.
     pub fn serve(&self) -> TestServer {
+        self.serve_with(None)
+    }
+
+    /// Serves over TLS with this certificate chain and key (PEM).
+    pub fn serve_tls(&self, cert_pem: &[u8], key_pem: &[u8]) -> TestServer {
+        self.serve_with(Some(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem)),
+        ))
+    }
+
+    fn serve_with(&self, tls: Option<tonic::transport::ServerTlsConfig>) -> TestServer {
         let service = FeatureServiceServer::new(self.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -140,7 +152,11 @@ impl TestStore {
                 addr_tx
                     .send(listener.local_addr().expect("local address"))
                     .expect("the test waits for the address");
-                Server::builder()
+                let mut builder = Server::builder();
+                if let Some(tls) = tls {
+                    builder = builder.tls_config(tls).expect("a valid test certificate");
+                }
+                builder
                     .add_service(service)
                     .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                         let _ = stop_rx.await;

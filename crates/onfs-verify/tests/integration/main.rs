@@ -5,3 +5,4 @@ mod support;
 
 mod failures;
 mod read_back;
+mod tls;
