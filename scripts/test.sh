@@ -13,7 +13,9 @@ scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# With the service tests (compiled only with onfs-cli's service-tests feature) and without.
+cargo clippy --workspace --all-targets --locked --features onfs-cli/service-tests -- -D warnings
+cargo clippy -p onfs-cli --all-targets --locked -- -D warnings
 
 echo "== test broker"
 export ONFS_KAFKA_DIR="${ONFS_KAFKA_DIR:-$(mktemp -d /tmp/onfs-kafka-ci.XXXXXX)}"
@@ -33,7 +35,8 @@ cleanup() {
 }
 
 echo "== cargo test"
-cargo test --workspace --locked
+# Every test, those that need the services above included.
+cargo test --workspace --locked --features onfs-cli/service-tests
 echo "== python package (onfs_push) and its tests on PySpark, classic and Spark Connect"
 py="$(scripts/python-env.sh | tail -n 1)"
 export PATH="$(dirname "$py"):$PATH"

@@ -137,6 +137,7 @@ impl StoreClient {
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout);
         if use_tls {
+            install_crypto_provider();
             endpoint = endpoint
                 .tls_config(tls_config(&store, &opts.tls)?)
                 .map_err(|e| VerifyError::Tls {
@@ -259,6 +260,16 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// Makes ring the process's TLS provider unless one is installed: rustls cannot choose by
+/// itself when a process links two (the command line also links aws-lc-rs through the cloud
+/// SDKs), and would panic at the first handshake.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile: that one is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 #[cfg(test)]

@@ -130,6 +130,7 @@ impl TestStore {
 
     /// Serves over TLS with this certificate chain and key (PEM).
     pub fn serve_tls(&self, cert_pem: &[u8], key_pem: &[u8]) -> TestServer {
+        crate::client::install_crypto_provider();
         self.serve_with(Some(
             tonic::transport::ServerTlsConfig::new()
                 .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem)),

@@ -3,11 +3,17 @@
 mod support;
 
 mod encode;
-mod hive;
-mod kafka;
 mod metadata;
 mod plan;
 mod run;
 mod store;
-mod stores;
 mod verify;
+
+// Tests that need services (scripts/test.sh starts them and passes --features service-tests):
+// a Kafka broker, the object store emulators, a Hive Metastore.
+#[cfg(feature = "service-tests")]
+mod hive;
+#[cfg(feature = "service-tests")]
+mod kafka;
+#[cfg(feature = "service-tests")]
+mod stores;

@@ -418,6 +418,7 @@ fn config_file_environment_variables() {
 
 // ---------- 3. Kafka ----------
 
+#[cfg(feature = "service-tests")]
 #[test]
 fn reference_case_to_kafka() {
     let topic = unique_topic("run-ref");

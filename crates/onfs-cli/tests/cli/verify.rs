@@ -183,6 +183,7 @@ fn a_refused_token_and_bad_usage_exit_2_without_the_token() {
     assert!(!run.stdout.contains(TOKEN));
 }
 
+#[cfg(feature = "service-tests")]
 /// The example job (store-valid vectors) as a config without an output: `run` sends to Kafka.
 fn example_job(dir: &Path) -> PathBuf {
     let repo = repo();
@@ -201,6 +202,7 @@ fn example_job(dir: &Path) -> PathBuf {
     path
 }
 
+#[cfg(feature = "service-tests")]
 /// `run --verify=all` to a fresh topic while a consumer (this thread) feeds the test store from
 /// the topic, skipping the first `lose` messages as the store would drop them.
 fn run_and_consume(lose: usize, wait: &str) -> (Run, serde_json::Value) {
@@ -270,6 +272,7 @@ fn run_and_consume(lose: usize, wait: &str) -> (Run, serde_json::Value) {
     (run, report)
 }
 
+#[cfg(feature = "service-tests")]
 #[test]
 fn run_verify_reads_the_push_back_once_the_consumer_caught_up() {
     let (run, report) = run_and_consume(0, "60");
@@ -286,6 +289,7 @@ fn run_verify_reads_the_push_back_once_the_consumer_caught_up() {
     assert!(run.stdout.contains("user_taste"), "{}", run.stdout);
 }
 
+#[cfg(feature = "service-tests")]
 #[test]
 fn run_verify_fails_when_the_store_dropped_a_message() {
     let (run, report) = run_and_consume(1, "3");
