@@ -26,8 +26,18 @@ pub fn failed(error: impl Into<anyhow::Error>) -> CliError {
 }
 
 impl fmt::Display for CliError {
+    /// The error and its causes, each cause once: a cause whose text the message already holds
+    /// (a library error that prints its source and also returns it) is not repeated.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        let mut text = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let cause = cause.to_string();
+            if !text.contains(&cause) {
+                text.push_str(": ");
+                text.push_str(&cause);
+            }
+        }
+        f.write_str(&text)
     }
 }
 
@@ -73,5 +83,26 @@ impl From<onfs_verify::VerifyError> for CliError {
         } else {
             failed(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("data.parquet: {source}")]
+    struct Echoes {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_shown_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = failed(Echoes { source: io() });
+        assert_eq!(e.to_string(), "data.parquet: No such file");
+        let e = failed(anyhow::Error::new(io()).context("reading data.parquet"));
+        assert_eq!(e.to_string(), "reading data.parquet: No such file");
     }
 }
