@@ -281,3 +281,20 @@ def test_partition_order_is_the_command_lines_whatever_the_listing_order():
             assert newest_partition(list(p)) == newest, p
     assert partitions_in_range(["9", "10", "2", "30"], "2", "10") == ["2", "9", "10"]
     assert newest_partition([]) is None
+
+
+def test_type_stubs_name_what_the_extension_has():
+    import ast
+    import pathlib
+
+    from onfs_push import _onfs
+
+    stub = pathlib.Path(onfs_push.__file__).with_name("_onfs.pyi")
+    tree = ast.parse(stub.read_text())
+    names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    public = {n for n in dir(_onfs) if not n.startswith("_")}
+    assert names == public
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for member in cls.body:
+            if isinstance(member, ast.FunctionDef) and not member.name.startswith("__"):
+                assert hasattr(getattr(_onfs, cls.name), member.name), (cls.name, member.name)
