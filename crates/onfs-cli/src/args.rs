@@ -199,6 +199,19 @@ pub enum KeyMode {
     Entity,
 }
 
+/// A flag's seconds as a duration: positive (or also zero with `zero_ok`), else a usage error
+/// naming the flag.
+pub fn seconds(flag: &str, v: f64, zero_ok: bool) -> crate::error::CliResult<std::time::Duration> {
+    if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) {
+        Ok(std::time::Duration::from_secs_f64(v))
+    } else {
+        Err(crate::error::usage(anyhow::anyhow!(
+            "--{flag} must be a {} number of seconds, not {v}",
+            if zero_ok { "non-negative" } else { "positive" }
+        )))
+    }
+}
+
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),

@@ -1,11 +1,9 @@
 //! The metadata options to a plan.
 
-use std::time::Duration;
-
 use onfs_core::metadata::{fetch_metadata, read_metadata_file, MetadataRequest};
 use onfs_core::Plan;
 
-use crate::args::MetadataArgs;
+use crate::args::{seconds, MetadataArgs};
 use crate::error::{usage, CliResult};
 
 pub fn load_plan(args: &MetadataArgs) -> CliResult<Plan> {
@@ -18,17 +16,10 @@ pub fn load_plan(args: &MetadataArgs) -> CliResult<Plan> {
                     "no job token: pass --job-token or set ONFS_JOB_TOKEN"
                 )));
             };
-            let secs = |name: &str, v: f64| {
-                if v.is_finite() && v > 0.0 {
-                    Ok(Duration::from_secs_f64(v))
-                } else {
-                    Err(usage(anyhow::anyhow!("--{name} must be a positive number of seconds, not {v}")))
-                }
-            };
             crate::logging::register_secret(&token);
             let mut req = MetadataRequest::new(url.clone(), job_id, token);
-            req.connect_timeout = secs("metadata-connect-timeout", args.metadata_connect_timeout)?;
-            req.total_timeout = secs("metadata-timeout", args.metadata_timeout)?;
+            req.connect_timeout = seconds("metadata-connect-timeout", args.metadata_connect_timeout, false)?;
+            req.total_timeout = seconds("metadata-timeout", args.metadata_timeout, false)?;
             fetch_metadata(&req)?
         }
         (None, None) => {

@@ -28,12 +28,15 @@ impl PyPlan {
     }
 }
 
-fn seconds(name: &str, v: f64) -> PyResult<Duration> {
-    if v.is_finite() && v > 0.0 {
+/// Seconds as a duration: positive (or also zero with `zero_ok`), else a `ValueError` naming the
+/// argument.
+pub(crate) fn seconds(name: &str, v: f64, zero_ok: bool) -> PyResult<Duration> {
+    if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(PyValueError::new_err(format!(
-            "{name} must be a positive number of seconds, not {v}"
+            "{name} must be a {} number of seconds, not {v}",
+            if zero_ok { "non-negative" } else { "positive" }
         )))
     }
 }
@@ -56,8 +59,8 @@ impl PyPlan {
         tries: u32,
     ) -> PyResult<PyPlan> {
         let mut req = MetadataRequest::new(url, job_id, job_token);
-        req.connect_timeout = seconds("connect_timeout", connect_timeout)?;
-        req.total_timeout = seconds("timeout", timeout)?;
+        req.connect_timeout = seconds("connect_timeout", connect_timeout, false)?;
+        req.total_timeout = seconds("timeout", timeout, false)?;
         req.tries = tries.max(1);
         let metadata = py
             .detach(|| fetch_metadata(&req))

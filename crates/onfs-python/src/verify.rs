@@ -2,14 +2,13 @@
 //! store's retrieval API and compared (the `onfs-push verify` of the command line).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use onfs_verify::{SampleSize, Sampler, TlsOptions, VerifyOptions};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::errors;
-use crate::plan::PyPlan;
+use crate::plan::{seconds, PyPlan};
 
 /// Chooses the entities to read back as messages stream past (uniformly, every message
 /// checked when the sample is at least the message count).
@@ -79,16 +78,6 @@ pub fn verify(
     tls_domain: Option<String>,
     keys_per_request: usize,
 ) -> PyResult<String> {
-    let secs = |name: &str, v: f64, zero_ok: bool| {
-        if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(PyValueError::new_err(format!(
-                "{name} must be a {} number of seconds, not {v}",
-                if zero_ok { "non-negative" } else { "positive" }
-            )))
-        }
-    };
     if keys_per_request == 0 {
         return Err(PyValueError::new_err("keys_per_request must be at least 1"));
     }
@@ -99,9 +88,9 @@ pub fn verify(
         ca_file,
         domain: tls_domain,
     };
-    opts.wait = secs("wait", wait, true)?;
-    opts.connect_timeout = secs("connect_timeout", connect_timeout, false)?;
-    opts.request_timeout = secs("timeout", timeout, false)?;
+    opts.wait = seconds("wait", wait, true)?;
+    opts.connect_timeout = seconds("connect_timeout", connect_timeout, false)?;
+    opts.request_timeout = seconds("timeout", timeout, false)?;
     opts.keys_per_request = keys_per_request;
     let sample = sampler
         .inner

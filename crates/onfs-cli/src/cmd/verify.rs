@@ -3,11 +3,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use onfs_verify::{Sample, SampleSize, Sampler, TlsOptions, VerifyOptions, VerifyReport};
 
-use crate::args::{StoreArgs, VerifyArgs};
+use crate::args::{seconds, StoreArgs, VerifyArgs};
 use crate::error::{failed, usage, CliResult};
 use crate::metadata::load_plan;
 
@@ -37,16 +36,6 @@ pub fn options(args: &StoreArgs) -> CliResult<VerifyOptions> {
             "no caller id: pass --caller-id ID (and its token in ONFS_CALLER_TOKEN)"
         )));
     };
-    let secs = |name: &str, v: f64, zero_ok: bool| {
-        if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(usage(anyhow::anyhow!(
-                "--{name} must be a {} number of seconds, not {v}",
-                if zero_ok { "non-negative" } else { "positive" }
-            )))
-        }
-    };
     if let Some(token) = &args.caller_token {
         crate::logging::register_secret(token);
     }
@@ -57,9 +46,9 @@ pub fn options(args: &StoreArgs) -> CliResult<VerifyOptions> {
         ca_file: args.store_ca.clone(),
         domain: args.store_tls_domain.clone(),
     };
-    opts.wait = secs("wait", args.wait, true)?;
-    opts.connect_timeout = secs("store-connect-timeout", args.store_connect_timeout, false)?;
-    opts.request_timeout = secs("store-timeout", args.store_timeout, false)?;
+    opts.wait = seconds("wait", args.wait, true)?;
+    opts.connect_timeout = seconds("store-connect-timeout", args.store_connect_timeout, false)?;
+    opts.request_timeout = seconds("store-timeout", args.store_timeout, false)?;
     opts.keys_per_request = args.keys_per_request as usize;
     Ok(opts)
 }
