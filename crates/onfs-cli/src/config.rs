@@ -219,24 +219,6 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
     Ok((n * mult) as usize)
 }
 
-/// The default memory limit: half of this machine's memory.
-pub fn default_memory_limit() -> usize {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .and_then(|kb| kb.parse::<usize>().ok())
-                })
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(4 << 30);
-    (total / 2).max(256 << 20)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,6 +76,16 @@ impl From<onfs_core::EncodeError> for CliError {
     }
 }
 
+impl From<onfs_pipeline::PipelineError> for CliError {
+    fn from(e: onfs_pipeline::PipelineError) -> Self {
+        match e {
+            onfs_pipeline::PipelineError::Encode(e) => e.into(),
+            e if e.is_usage() => usage(e),
+            e => failed(e),
+        }
+    }
+}
+
 impl From<onfs_verify::VerifyError> for CliError {
     fn from(e: onfs_verify::VerifyError) -> Self {
         if e.is_configuration() {

@@ -2,21 +2,16 @@
 //! otherwise, nothing with `--quiet`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use onfs_pipeline::Counters;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Counter = Box<dyn Fn() -> u64 + Send + Sync>;
 
-#[derive(Default)]
-pub struct Counts {
-    pub rows_read: AtomicU64,
-    pub rows_encoded: AtomicU64,
-    pub messages: AtomicU64,
-}
-
 pub struct Progress {
-    pub counts: Arc<Counts>,
+    pub counts: Arc<Counters>,
     delivered: Arc<Mutex<Option<Counter>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -24,7 +19,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn start(quiet: bool) -> Progress {
-        let counts = Arc::new(Counts::default());
+        let counts = Arc::new(Counters::default());
         let delivered: Arc<Mutex<Option<Counter>>> = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = (!quiet).then(|| {
@@ -52,7 +47,7 @@ impl Progress {
     }
 }
 
-fn report_loop(counts: &Counts, delivered: &Mutex<Option<Counter>>, stop: &AtomicBool) {
+fn report_loop(counts: &Counters, delivered: &Mutex<Option<Counter>>, stop: &AtomicBool) {
     let started = Instant::now();
     let line = || {
         let read = counts.rows_read.load(Ordering::Relaxed);

@@ -5,15 +5,15 @@
 pub mod catalog;
 pub mod hashing;
 pub mod hive;
+pub mod joined;
 pub mod location;
 pub mod partition;
-pub mod pipeline;
 mod reader;
 pub mod stores;
 
 pub use catalog::{Catalog, TableEntry, TableFormat};
+pub use joined::{JobInput, JoinedSources, ReadOptions, SourceRead};
 pub use partition::{PartitionColumns, PartitionSelection};
-pub use pipeline::{JobInput, Pipeline, PipelineOptions, SourceRead};
 pub use stores::StorageOptions;
 
 #[derive(Debug, thiserror::Error)]

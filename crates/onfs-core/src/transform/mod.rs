@@ -4,5 +4,5 @@
 mod dedupe;
 mod fill;
 
-pub use dedupe::{DuplicateKeys, OnDuplicateKey};
+pub use dedupe::{DuplicateKeyError, DuplicateKeys, OnDuplicateKey};
 pub use fill::{parse_default, vector_default_elements, DefaultFill, FillError};

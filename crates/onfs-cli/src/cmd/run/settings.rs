@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use onfs_core::transform::OnDuplicateKey;
+use onfs_pipeline::EngineOptions;
 use onfs_sources::{Catalog, PartitionColumns, PartitionSelection};
 
 use crate::args::{
@@ -40,11 +41,10 @@ pub struct JobSpec {
 
 pub struct Settings {
     pub catalog: Catalog,
-    pub storage: onfs_sources::StorageOptions,
     pub selection: PartitionSelection,
     pub on_duplicate_key: OnDuplicateKey,
-    pub memory_limit: usize,
-    pub spill_dir: Option<PathBuf>,
+    /// The query engine's memory limit, spill folder and object store options.
+    pub engine: EngineOptions,
     pub encode: EncodeOptions,
     pub file_out: FileOutArgs,
     pub kafka: KafkaArgs,
@@ -158,7 +158,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         Some(t) => {
             config::parse_bytes(t).map_err(|e| usage(anyhow::anyhow!("--memory-limit: {e}")))?
         }
-        None => config::default_memory_limit(),
+        None => EngineOptions::default_memory_limit(),
     };
 
     let encode = EncodeOptions {
@@ -307,11 +307,14 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
 
     Ok(Settings {
         catalog,
-        storage,
         selection,
         on_duplicate_key,
-        memory_limit,
-        spill_dir: args.spill_dir.clone().or(cfg.source.spill_dir.clone()),
+        engine: EngineOptions {
+            memory_limit,
+            spill_dir: args.spill_dir.clone().or(cfg.source.spill_dir.clone()),
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            storage,
+        },
         encode,
         file_out,
         kafka,

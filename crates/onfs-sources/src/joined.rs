@@ -30,7 +30,7 @@ pub struct JobInput<'a> {
 }
 
 #[derive(Debug, Clone)]
-pub struct PipelineOptions {
+pub struct ReadOptions {
     pub partition_columns: PartitionColumns,
     /// Newest, a value, or all; a range is run one value at a time.
     pub selection: PartitionSelection,
@@ -53,11 +53,11 @@ pub struct SourceRead {
     pub partition_column: Option<String>,
     /// The partition read (`None`: every row).
     pub partition: Option<String>,
-    /// Rows read from the partition (filled by [`Pipeline::count_sources`]).
+    /// Rows read from the partition (filled by [`JoinedSources::count_sources`]).
     pub rows: Option<u64>,
 }
 
-pub struct Pipeline {
+pub struct JoinedSources {
     pub ctx: SessionContext,
     pub sources: Vec<SourceRead>,
     frames: Vec<DataFrame>,
@@ -65,7 +65,7 @@ pub struct Pipeline {
 }
 
 /// A session with a spilling memory pool capped at `memory_limit`.
-pub fn session(opts: &PipelineOptions) -> Result<SessionContext, SourceError> {
+pub fn session(opts: &ReadOptions) -> Result<SessionContext, SourceError> {
     let mut disk = DiskManagerBuilder::default();
     if let Some(dir) = &opts.spill_dir {
         disk = disk.with_mode(
@@ -123,12 +123,12 @@ async fn available_values(
     column_values(&df, column, false).await
 }
 
-impl Pipeline {
+impl JoinedSources {
     /// For `--partition-range`: every value in the range over all sources, in order.
     pub async fn range_values(
         ctx: &SessionContext,
         input: &JobInput<'_>,
-        opts: &PipelineOptions,
+        opts: &ReadOptions,
     ) -> Result<Vec<String>, SourceError> {
         let mut all = Vec::new();
         for m in &input.plan.feature_mapping {
@@ -147,8 +147,8 @@ impl Pipeline {
     pub async fn build(
         ctx: SessionContext,
         input: &JobInput<'_>,
-        opts: &PipelineOptions,
-    ) -> Result<Pipeline, SourceError> {
+        opts: &ReadOptions,
+    ) -> Result<JoinedSources, SourceError> {
         let keys = &input.plan.entity_columns;
         let mut frames = Vec::new();
         let mut sources = Vec::new();
@@ -162,7 +162,7 @@ impl Pipeline {
             Some(n) => joined.limit(0, Some(n))?,
             None => joined,
         };
-        Ok(Pipeline {
+        Ok(JoinedSources {
             ctx,
             sources,
             frames,
@@ -174,7 +174,7 @@ impl Pipeline {
         ctx: &SessionContext,
         m: &SourceMapping,
         catalog: &Catalog,
-        opts: &PipelineOptions,
+        opts: &ReadOptions,
         index: usize,
         keys: &[String],
     ) -> Result<(DataFrame, SourceRead), SourceError> {

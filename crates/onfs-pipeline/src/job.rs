@@ -1,0 +1,116 @@
+//! A job: one plan's sources read with the engine's limits, in one pass per partition.
+
+use std::path::PathBuf;
+
+use onfs_core::transform::OnDuplicateKey;
+use onfs_core::Plan;
+use onfs_sources::{
+    Catalog, JobInput, JoinedSources, PartitionColumns, PartitionSelection, ReadOptions,
+    StorageOptions,
+};
+
+use crate::PipelineError;
+
+/// The query engine's limits and the object store options, the same for every job of a run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Bytes the engine may hold before spilling to disk.
+    pub memory_limit: usize,
+    /// Where it spills (the system's temporary folder if `None`).
+    pub spill_dir: Option<PathBuf>,
+    /// Streams read and encoded in parallel.
+    pub target_partitions: usize,
+    /// Object store options (endpoint, region, credentials ...) for every source.
+    pub storage: StorageOptions,
+}
+
+impl EngineOptions {
+    /// The default memory limit: half of this machine's memory (at least 256 MiB).
+    pub fn default_memory_limit() -> usize {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| {
+                        l.split_whitespace()
+                            .nth(1)
+                            .and_then(|kb| kb.parse::<usize>().ok())
+                    })
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(4 << 30);
+        (total / 2).max(256 << 20)
+    }
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: EngineOptions::default_memory_limit(),
+            spill_dir: None,
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            storage: StorageOptions::default(),
+        }
+    }
+}
+
+/// What one job reads and how it treats the rows.
+pub struct Job<'a> {
+    /// Names the job in logs and errors.
+    pub name: &'a str,
+    pub plan: &'a Plan,
+    pub catalog: &'a Catalog,
+    pub partition_columns: PartitionColumns,
+    /// The newest partition, a value, a range (one pass per value) or every row.
+    pub selection: PartitionSelection,
+    /// At most this many joined rows.
+    pub limit: Option<usize>,
+    pub on_duplicate_key: OnDuplicateKey,
+    /// Count each source's rows for the report (one extra scan per source).
+    pub count_sources: bool,
+    pub engine: EngineOptions,
+}
+
+impl Job<'_> {
+    pub(crate) fn read_options(&self, selection: &PartitionSelection) -> ReadOptions {
+        ReadOptions {
+            partition_columns: self.partition_columns.clone(),
+            selection: selection.clone(),
+            limit: self.limit,
+            memory_limit: self.engine.memory_limit,
+            target_partitions: self.engine.target_partitions,
+            spill_dir: self.engine.spill_dir.clone(),
+            storage: self.engine.storage.clone(),
+        }
+    }
+
+    pub(crate) fn input(&self) -> JobInput<'_> {
+        JobInput {
+            plan: self.plan,
+            catalog: self.catalog,
+        }
+    }
+
+    /// The passes of the job: one per partition value of a range (over every source, in
+    /// partition order), else the selection itself.
+    pub fn passes(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<Vec<PartitionSelection>, PipelineError> {
+        let PartitionSelection::Range(from, to) = &self.selection else {
+            return Ok(vec![self.selection.clone()]);
+        };
+        let opts = self.read_options(&self.selection);
+        let ctx = onfs_sources::joined::session(&opts)?;
+        let values = runtime.block_on(JoinedSources::range_values(&ctx, &self.input(), &opts))?;
+        if values.is_empty() {
+            return Err(PipelineError::EmptyRange {
+                job: self.name.to_string(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+        Ok(values.into_iter().map(PartitionSelection::Value).collect())
+    }
+}
