@@ -1,12 +1,15 @@
-//! Sending messages to Kafka with every one accounted for: rounds, fail-fast, `--failed-out`,
-//! and the summary.
+//! The command line's side of sending to Kafka: flags to settings, `--failed-out` as the keeper
+//! of what was not delivered, the summary lines, and the flags named in errors. The delivery
+//! itself (fail-fast, rounds, accounting) is onfs-kafka's `Deliverer`.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-use onfs_core::partition::partition_for_key;
 use onfs_file::{DirSink, Framed, OutFormat, RunInfo};
-use onfs_kafka::{DeliveryReport, KafkaSink, Outgoing, ProducerConfig, SinkConfig};
+use onfs_kafka::deliver::KeepError;
+use onfs_kafka::{
+    Deliverer, DeliveryConfig, DeliveryReport, KafkaError, KeepFailed, Kept, Outgoing,
+    ProducerConfig, Round, Setting,
+};
 
 use crate::args::KafkaArgs;
 use crate::error::{failed, usage, CliError, CliResult};
@@ -18,163 +21,87 @@ pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     )
-    .map_err(usage)?;
+    .map_err(kafka_error)?;
     crate::logging::register_kafka_secrets(&cfg);
     Ok(cfg)
 }
 
-/// Connects to the brokers (checking the topic) before anything is read or sent.
-pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<KafkaSink> {
-    let (Some(brokers), Some(topic)) = (&kafka.kafka_brokers, &kafka.topic) else {
-        return Err(usage(anyhow::anyhow!(
-            "pass --kafka-brokers HOST:PORT and --topic TOPIC"
-        )));
-    };
-    if !kafka.kafka_connect_timeout.is_finite() || kafka.kafka_connect_timeout <= 0.0 {
-        return Err(usage(anyhow::anyhow!(
-            "--kafka-connect-timeout must be a positive number of seconds"
-        )));
-    }
-    if let Some(r) = kafka.max_rate {
-        if !r.is_finite() || r <= 0.0 {
-            return Err(usage(anyhow::anyhow!(
-                "--max-rate must be a positive number of rows per second, not {r}"
-            )));
+/// Connects to the brokers (checking the topic) before anything is read or sent; with
+/// `--failed-out`, what is not delivered is kept there.
+pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<Deliverer> {
+    let mut cfg = DeliveryConfig::new(
+        kafka.kafka_brokers.clone().unwrap_or_default(),
+        kafka.topic.clone().unwrap_or_default(),
+        producer,
+    );
+    cfg.connect_timeout = kafka.kafka_connect_timeout;
+    cfg.max_rate = kafka.max_rate;
+    let mut deliverer = Deliverer::connect(cfg).map_err(|e| match e {
+        KafkaError::Option { .. } | KafkaError::Missing { .. } | KafkaError::Invalid { .. } => {
+            kafka_error(e)
         }
-    }
-    let mut cfg = SinkConfig::new(brokers.clone(), topic.clone(), producer);
-    cfg.max_rate_rows = kafka.max_rate;
-    cfg.keep_failed = kafka.failed_out.is_some();
-    // Never wait longer for the first answer than a message may wait for its delivery.
-    cfg.connect_timeout =
-        Duration::from_secs_f64(kafka.kafka_connect_timeout).min(cfg.delivery_timeout());
-    KafkaSink::connect(cfg).map_err(|e| match e {
-        onfs_kafka::KafkaError::Option { .. } => usage(e),
         _ => {
             eprintln!("sent: 0 messages delivered, 0 failed: nothing was sent");
-            failed(e)
+            kafka_error(e)
         }
+    })?;
+    if let Some(dir) = &kafka.failed_out {
+        deliverer.keep_failed(Box::new(FailedOut {
+            sink: DirSink::create(dir, OutFormat::Frames, false)?,
+            path: dir.clone(),
+        }));
+    }
+    Ok(deliverer)
+}
+
+/// `--failed-out`: the messages not delivered, in a folder `send` takes.
+struct FailedOut {
+    sink: DirSink,
+    path: PathBuf,
+}
+
+impl KeepFailed for FailedOut {
+    fn keep(&mut self, m: Kept<'_>) -> Result<(), KeepError> {
+        Ok(self.sink.write(&Framed {
+            intra_batch_id: m.intra_batch_id,
+            rows: m.rows,
+            key: m.key.map(<[u8]>::to_vec),
+            value: m.value.to_vec(),
+        })?)
+    }
+
+    fn finish(self: Box<Self>, kept: u64) -> Result<(), KeepError> {
+        if kept > 0 {
+            self.sink.finish(RunInfo::default())?;
+            eprintln!(
+                "kept {kept} undelivered messages in {}; send them with `onfs-push send {}`",
+                self.path.display(),
+                self.path.display()
+            );
+        } // else: dropped, the empty folder is left as it was made
+        Ok(())
+    }
+}
+
+/// Sends one message (keyed messages on their key's partition).
+pub fn offer(d: &mut Deliverer, m: &Framed) -> CliResult<()> {
+    d.offer(Outgoing {
+        value: &m.value,
+        key: m.key.as_deref(),
+        partition: None,
+        intra_batch_id: m.intra_batch_id,
+        rows: m.rows,
     })
+    .map_err(kafka_error)
 }
 
-/// Feeds messages to a connected sink, stopping at the first failed delivery; what was not sent
-/// or not delivered goes to `--failed-out`.
-pub struct Deliverer {
-    sink: KafkaSink,
-    failed_out: Option<DirSink>,
-    failed_out_path: Option<std::path::PathBuf>,
-    unsent: u64,
-    unsent_rows: u64,
-    partitions: u32,
-}
-
-impl Deliverer {
-    pub fn new(sink: KafkaSink, kafka: &KafkaArgs) -> CliResult<Deliverer> {
-        let failed_out = match &kafka.failed_out {
-            Some(dir) => Some(DirSink::create(dir, OutFormat::Frames, false)?),
-            None => None,
-        };
-        Ok(Deliverer {
-            partitions: sink.partitions() as u32,
-            sink,
-            failed_out,
-            failed_out_path: kafka.failed_out.clone(),
-            unsent: 0,
-            unsent_rows: 0,
-        })
-    }
-
-    pub fn partitions(&self) -> u32 {
-        self.partitions
-    }
-
-    /// Whether anything was handed to the producer.
-    pub fn sent_any(&self) -> bool {
-        self.sink.messages_sent() > 0
-    }
-
-    /// Rows delivered so far, readable from another thread.
-    pub fn delivered_rows_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
-        self.sink.delivered_counter()
-    }
-
-    pub fn offer(&mut self, m: &Framed) -> CliResult<()> {
-        if self.sink.has_failures() {
-            // Fail fast: the rest is kept, not sent.
-            self.unsent += 1;
-            self.unsent_rows += m.rows as u64;
-            if let Some(out) = &mut self.failed_out {
-                out.write(m)?;
-            }
-            return Ok(());
-        }
-        let partition = m
-            .key
-            .as_deref()
-            .map(|k| partition_for_key(k, self.partitions) as i32);
-        self.sink
-            .send(Outgoing {
-                value: &m.value,
-                key: m.key.as_deref(),
-                partition,
-                intra_batch_id: m.intra_batch_id,
-                rows: m.rows,
-            })
-            .map_err(failed)
-    }
-
-    /// Waits for every delivery report of what was sent so far (the end of a round).
-    pub fn end_round(&self) -> CliResult<()> {
-        self.sink
-            .flush(Duration::from_secs(24 * 3600))
-            .map_err(failed)
-    }
-
-    /// Flushes, writes `--failed-out`, prints the summary; fails unless every message was delivered.
-    pub fn finish(mut self, what: &str) -> CliResult<DeliveryReport> {
-        let (report, undelivered) = self.sink.finish();
-        if let Some(mut out) = self.failed_out.take() {
-            for u in &undelivered {
-                out.write(&Framed {
-                    intra_batch_id: u.intra_batch_id,
-                    rows: u.rows,
-                    key: u.key.clone(),
-                    value: u.value.clone(),
-                })?;
-            }
-            let kept = undelivered.len() as u64 + self.unsent;
-            if kept > 0 {
-                out.finish(RunInfo::default())?;
-                eprintln!(
-                    "kept {kept} undelivered messages in {}; send them with `onfs-push send {}`",
-                    self.failed_out_path.as_ref().unwrap().display(),
-                    self.failed_out_path.as_ref().unwrap().display()
-                );
-            } // else: dropped, the empty folder is left as it was made
-        }
-        print_summary(&report, what, self.unsent);
-        if report.all_delivered() && self.unsent == 0 {
-            return Ok(report);
-        }
-        let error = report
-            .first_error
-            .clone()
-            .unwrap_or_else(|| "no delivery report".into());
-        Err(CliError {
-            code: 1,
-            error: anyhow::anyhow!(
-                "{} of {} messages were not delivered ({} rows){}: {error}",
-                report.messages - report.delivered + self.unsent,
-                report.messages + self.unsent,
-                report.rows - report.delivered_rows + self.unsent_rows,
-                if self.unsent > 0 {
-                    format!("; {} were not sent after the first failure", self.unsent)
-                } else {
-                    String::new()
-                }
-            ),
-        })
-    }
+/// Flushes, keeps what was not delivered in `--failed-out`, prints the summary; fails unless
+/// every message was delivered.
+pub fn finish(d: Deliverer, what: &str) -> CliResult<DeliveryReport> {
+    let outcome = d.finish().map_err(kafka_error)?;
+    print_summary(&outcome.report, what, outcome.unsent);
+    outcome.check().map_err(kafka_error)?;
+    Ok(outcome.report)
 }
 
 fn print_summary(r: &DeliveryReport, what: &str, unsent: u64) {
@@ -204,17 +131,177 @@ fn print_summary(r: &DeliveryReport, what: &str, unsent: u64) {
 
 /// Sends every message under `path` in `rounds` rounds.
 pub fn deliver_folder(d: &mut Deliverer, path: &Path, rounds: u32) -> CliResult<()> {
-    for round in 0..rounds {
+    for round in Round::all(rounds) {
         for m in onfs_file::read_messages(path)? {
             let m = m?;
-            if m.intra_batch_id.rem_euclid(rounds as i64) == round as i64 {
-                d.offer(&m)?;
+            if round.includes(m.intra_batch_id) {
+                offer(d, &m)?;
             }
         }
-        if rounds > 1 {
-            d.end_round()?;
-            tracing::info!(round, rounds, "round delivered");
-        }
+        d.end_round(round).map_err(kafka_error)?;
     }
     Ok(())
+}
+
+/// The flag a setting is given with.
+fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Brokers => "--kafka-brokers",
+        Setting::Topic => "--topic",
+        Setting::Key => "--key",
+        Setting::ConnectTimeout => "--kafka-connect-timeout",
+        Setting::MaxRate => "--max-rate",
+    }
+}
+
+/// A Kafka error at the command line's edge: settings named by their flags, option errors as
+/// usage errors (exit 2), a keeper's file error as it is, the rest exit 1.
+pub fn kafka_error(e: KafkaError) -> CliError {
+    match e {
+        KafkaError::Missing { .. } => usage(anyhow::anyhow!(
+            "pass --kafka-brokers HOST:PORT and --topic TOPIC"
+        )),
+        KafkaError::Invalid {
+            setting: Setting::ConnectTimeout,
+            expected,
+            ..
+        } => usage(anyhow::anyhow!(
+            "{} must be {expected}",
+            flag(Setting::ConnectTimeout)
+        )),
+        KafkaError::Invalid {
+            setting,
+            value,
+            expected,
+        } => usage(anyhow::anyhow!(
+            "{} must be {expected}, not {value}",
+            flag(setting)
+        )),
+        KafkaError::Keep(source) => match source.downcast::<onfs_file::FileError>() {
+            Ok(file) => (*file).into(),
+            Err(other) => failed(anyhow::anyhow!(other)),
+        },
+        e => {
+            let code: fn(anyhow::Error) -> CliError = match e {
+                KafkaError::Option { .. } => usage,
+                _ => failed,
+            };
+            match e.setting() {
+                Some(setting) => code(anyhow::anyhow!(
+                    "{e}\nhint: the {setting} {} given with {}",
+                    if setting == Setting::Brokers {
+                        "are"
+                    } else {
+                        "is"
+                    },
+                    flag(setting)
+                )),
+                None => code(e.into()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(brokers: &str, topic: &str) -> KafkaArgs {
+        KafkaArgs {
+            kafka_brokers: Some(brokers.into()),
+            topic: Some(topic.into()),
+            kafka_options: Vec::new(),
+            kafka_num_batches: 1,
+            max_rate: None,
+            key: crate::args::KeyMode::None,
+            failed_out: None,
+            kafka_connect_timeout: 30.0,
+        }
+    }
+
+    fn connect_error(kafka: &KafkaArgs) -> CliError {
+        let Ok(producer) = producer_config(kafka) else {
+            panic!("producer options")
+        };
+        match connect(kafka, producer) {
+            Ok(_) => panic!("connected"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn settings_are_named_by_their_flags() {
+        let e = connect_error(&args("", "t"));
+        assert_eq!(
+            (e.code, e.to_string().as_str()),
+            (2, "pass --kafka-brokers HOST:PORT and --topic TOPIC")
+        );
+        let mut a = args("127.0.0.1:1", "t");
+        a.kafka_connect_timeout = -1.0;
+        let e = connect_error(&a);
+        assert_eq!(
+            (e.code, e.to_string().as_str()),
+            (
+                2,
+                "--kafka-connect-timeout must be a positive number of seconds"
+            )
+        );
+        let mut a = args("127.0.0.1:1", "t");
+        a.max_rate = Some(0.0);
+        let e = connect_error(&a);
+        assert_eq!(
+            (e.code, e.to_string().as_str()),
+            (
+                2,
+                "--max-rate must be a positive number of rows per second, not 0"
+            )
+        );
+    }
+
+    #[test]
+    fn option_errors_hint_at_the_flag() {
+        let mut a = args("b:9092", "t");
+        a.kafka_options = vec![("topic".into(), "x".into())];
+        let e = producer_config(&a).err().unwrap();
+        assert_eq!(e.code, 2);
+        assert_eq!(
+            e.to_string(),
+            "Kafka option topic: the topic is given separately, not as an option\nhint: the topic is given with --topic"
+        );
+        a.kafka_options = vec![("kafka.value.serializer".into(), "x".into())];
+        let e = producer_config(&a).err().unwrap();
+        assert!(
+            e.to_string()
+                .ends_with("\nhint: the message key is given with --key"),
+            "{e}"
+        );
+        a.kafka_options = vec![("kafka.no.such".into(), "1".into())];
+        let e = producer_config(&a).err().unwrap();
+        assert_eq!(e.code, 2);
+        assert!(!e.to_string().contains("hint"), "{e}");
+    }
+
+    #[test]
+    fn unreachable_brokers_hint_at_the_flag_and_fail_the_run() {
+        let e = kafka_error(KafkaError::Unreachable {
+            brokers: "127.0.0.1:1".into(),
+            waited: std::time::Duration::from_secs(1),
+            detail: "Connection refused".into(),
+        });
+        assert_eq!(e.code, 1);
+        assert!(
+            e.to_string()
+                .ends_with("\nhint: the brokers are given with --kafka-brokers"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failed_out_error_keeps_its_exit_code() {
+        let file = onfs_file::FileError::Usage("kept/: not empty".into());
+        let e = kafka_error(KafkaError::Keep(Box::new(file)));
+        assert_eq!((e.code, e.to_string().as_str()), (2, "kept/: not empty"));
+        let e = kafka_error(KafkaError::Keep(std::io::Error::other("disk full").into()));
+        assert_eq!((e.code, e.to_string().as_str()), (1, "disk full"));
+    }
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use onfs_core::{EncodedMessage, EncoderOptions};
 use onfs_file::{DirSink, Manifest, OutFormat, RunInfo};
-use onfs_kafka::DeliveryReport;
+use onfs_kafka::{Deliverer, DeliveryReport};
 
 use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
-use crate::deliver::{self, Deliverer};
+use crate::deliver;
 use crate::error::{usage, CliResult};
 
 struct Spool {
@@ -83,8 +83,7 @@ impl Output {
             let producer = deliver::producer_config(kafka)?;
             encoder.max_message_bytes =
                 Some(producer.max_message_value_bytes(encoder.max_message_bytes));
-            let sink = deliver::connect(kafka, producer)?;
-            let deliverer = Deliverer::new(sink, kafka)?;
+            let deliverer = deliver::connect(kafka, producer)?;
             if kafka.key == KeyMode::Entity {
                 encoder.key_partitions = Some(deliverer.partitions());
             }
@@ -163,7 +162,7 @@ impl Output {
         match &mut self.target {
             Target::Files(sink) => sink.write(&framed)?,
             Target::Kafka { spool: Some(s), .. } => s.sink.write(&framed)?,
-            Target::Kafka { deliverer, .. } => deliverer.offer(&framed)?,
+            Target::Kafka { deliverer, .. } => deliver::offer(deliverer, &framed)?,
             Target::Discard => {}
         }
         Ok(())
@@ -195,7 +194,7 @@ impl Output {
             }),
             Target::Kafka { deliverer, .. } => Ok(OutputSummary {
                 manifest: None,
-                delivery: Some(deliverer.finish("sent")?),
+                delivery: Some(deliver::finish(*deliverer, "sent")?),
             }),
             Target::Discard => Ok(OutputSummary {
                 manifest: None,
@@ -211,7 +210,7 @@ impl Output {
         } = self.target
         {
             if spool.is_none() && deliverer.sent_any() {
-                let _ = deliverer.finish("sent before the error");
+                let _ = deliver::finish(*deliverer, "sent before the error");
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::KafkaError;
+use crate::{KafkaError, Setting};
 
 /// Defaults the tool sets unless the user sets them.
 pub const DEFAULTS: [(&str, &str); 5] = [
@@ -116,10 +116,12 @@ impl ProducerConfig {
     }
 
     fn apply(&mut self, key: &str, value: &str) -> Result<(), KafkaError> {
-        let bad = |why: String| KafkaError::Option {
+        let about = |setting: Option<Setting>, why: String| KafkaError::Option {
             option: key.to_string(),
             problem: why,
+            setting,
         };
+        let bad = |why: String| about(None, why);
         if key.is_empty() {
             return Err(bad("empty option name".into()));
         }
@@ -127,10 +129,16 @@ impl ProducerConfig {
             // librdkafka's own name: passed as is, checked by librdkafka when the producer is made.
             match key {
                 "topic" | "subscribe" | "assign" => {
-                    return Err(bad("the topic is given with --topic".into()));
+                    return Err(about(
+                        Some(Setting::Topic),
+                        "the topic is given separately, not as an option".into(),
+                    ));
                 }
                 "bootstrap.servers" | "metadata.broker.list" => {
-                    return Err(bad("the brokers are given with --kafka-brokers".into()));
+                    return Err(about(
+                        Some(Setting::Brokers),
+                        "the brokers are given separately, not as an option".into(),
+                    ));
                 }
                 _ => {}
             }
@@ -189,7 +197,10 @@ impl ProducerConfig {
                 // PEM trust stores have no password; JKS ones are refused above.
             }
             "key.serializer" | "value.serializer" | "partitioner.class" | "interceptor.classes" => {
-                return Err(bad("Java classes cannot be loaded here; messages are bytes, keyed by --key".into()));
+                return Err(about(
+                    Some(Setting::Key),
+                    "Java classes cannot be loaded here; messages are bytes, and their key is a setting of its own".into(),
+                ));
             }
             other => {
                 return Err(bad(format!(
@@ -302,6 +313,17 @@ mod tests {
         let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
         assert!(e.to_string().contains("JKS"), "{e}");
         let e = cfg(&[("topic", "x")]).unwrap_err();
-        assert!(e.to_string().contains("--topic"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "Kafka option topic: the topic is given separately, not as an option"
+        );
+        assert_eq!(e.setting(), Some(Setting::Topic));
+        let e = cfg(&[("bootstrap.servers", "b:9092")]).unwrap_err();
+        assert_eq!(e.setting(), Some(Setting::Brokers));
+        let e = cfg(&[("kafka.key.serializer", "x")]).unwrap_err();
+        assert_eq!(e.setting(), Some(Setting::Key));
+        assert!(!e.to_string().contains("--"), "no flag spelling: {e}");
+        let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
+        assert_eq!(e.setting(), None);
     }
 }

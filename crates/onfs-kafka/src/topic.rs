@@ -7,7 +7,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::producer::{HEADER_INTRA_BATCH_ID, HEADER_ROWS};
+use crate::sink::{HEADER_INTRA_BATCH_ID, HEADER_ROWS};
 use crate::KafkaError;
 
 /// One message read from a topic.

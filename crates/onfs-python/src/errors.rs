@@ -1,7 +1,7 @@
 //! Errors as Python exceptions, carrying the command line's messages.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -88,8 +88,39 @@ pub fn encode(e: onfs_core::EncodeError) -> PyErr {
     )
 }
 
+/// A Kafka error; a bad argument is a ValueError naming its keyword, as Python's checks say.
 pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
-    KafkaError::new_err(e.to_string())
+    use onfs_kafka::{KafkaError as E, Setting};
+    let keyword = |s: Setting| match s {
+        Setting::Brokers => "bootstrap_servers",
+        Setting::Topic => "topic",
+        Setting::Key => "key",
+        Setting::ConnectTimeout => "connect_timeout",
+        Setting::MaxRate => "max_rate",
+    };
+    match e {
+        E::Missing {
+            setting: Setting::Brokers,
+        } => {
+            PyValueError::new_err("kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]")
+        }
+        E::Missing {
+            setting: Setting::Topic,
+        } => PyValueError::new_err("kafka_topic is empty"),
+        E::Missing { setting } => PyValueError::new_err(format!("{} is empty", keyword(setting))),
+        E::Invalid {
+            setting,
+            value,
+            expected,
+        } => PyValueError::new_err(format!(
+            "{} must be {expected}, not {value}",
+            keyword(setting)
+        )),
+        E::Round { index, count } => PyValueError::new_err(format!(
+            "round_index must be in 0..rounds and rounds at least 1, not {index} of {count}"
+        )),
+        e => KafkaError::new_err(e.to_string()),
+    }
 }
 
 pub fn verify(e: onfs_verify::VerifyError) -> PyErr {

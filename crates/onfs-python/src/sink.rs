@@ -6,11 +6,10 @@
 //! (librdkafka is not fork-safe: never create one before Spark forks its workers).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use onfs_core::{EncodedMessage, Encoder};
-use onfs_kafka::{DeliveryReport, KafkaSink, Outgoing, ProducerConfig, SinkConfig};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use onfs_kafka::{Deliverer, DeliveryConfig, DeliveryOutcome, Outgoing, ProducerConfig, Round};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -20,89 +19,39 @@ use crate::encoder::{encoder_options, new_encoder, stats_dict, StoreKw};
 use crate::errors;
 use crate::plan::PyPlan;
 
-/// A connected producer and what was held back after the first failed delivery.
-struct Sending {
-    sink: KafkaSink,
-    unsent: u64,
-    unsent_rows: u64,
+/// Checks the arguments, then connects (the brokers answer, the topic exists).
+fn connect(
+    bootstrap_servers: &str,
+    topic: &str,
+    producer: ProducerConfig,
+    connect_timeout: f64,
+    max_rate: Option<f64>,
+) -> PyResult<Deliverer> {
+    let mut cfg = DeliveryConfig::new(bootstrap_servers, topic, producer);
+    cfg.connect_timeout = connect_timeout;
+    cfg.max_rate = max_rate;
+    Deliverer::connect(cfg).map_err(errors::kafka)
 }
 
-impl Sending {
-    fn connect(
-        bootstrap_servers: &str,
-        topic: &str,
-        producer: ProducerConfig,
-        connect_timeout: f64,
-        max_rate: Option<f64>,
-    ) -> PyResult<Sending> {
-        if bootstrap_servers.trim().is_empty() {
-            return Err(PyValueError::new_err(
-                "kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]",
-            ));
+/// Offers the messages of `round` (`intra_batch_id % rounds`), unkeyed.
+fn offer_encoded(d: &mut Deliverer, messages: &[EncodedMessage], round: Round) -> PyResult<()> {
+    for m in messages {
+        if round.includes(m.intra_batch_id) {
+            offer(d, &m.value, m.intra_batch_id, m.rows)?;
         }
-        if topic.trim().is_empty() {
-            return Err(PyValueError::new_err("kafka_topic is empty"));
-        }
-        if !connect_timeout.is_finite() || connect_timeout <= 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "connect_timeout must be a positive number of seconds, not {connect_timeout}"
-            )));
-        }
-        if let Some(r) = max_rate {
-            if !r.is_finite() || r <= 0.0 {
-                return Err(PyValueError::new_err(format!(
-                    "max_rate must be a positive number of rows per second, not {r}"
-                )));
-            }
-        }
-        let mut cfg = SinkConfig::new(bootstrap_servers, topic, producer);
-        cfg.max_rate_rows = max_rate;
-        cfg.connect_timeout = Duration::from_secs_f64(connect_timeout).min(cfg.delivery_timeout());
-        let sink = KafkaSink::connect(cfg).map_err(errors::kafka)?;
-        Ok(Sending {
-            sink,
-            unsent: 0,
-            unsent_rows: 0,
-        })
     }
+    Ok(())
+}
 
-    fn offer(&mut self, value: &[u8], intra_batch_id: i64, rows: u32) -> PyResult<()> {
-        if self.sink.has_failures() {
-            self.unsent += 1;
-            self.unsent_rows += rows as u64;
-            return Ok(());
-        }
-        self.sink
-            .send(Outgoing {
-                value,
-                key: None,
-                partition: None,
-                intra_batch_id,
-                rows,
-            })
-            .map_err(errors::kafka)
-    }
-
-    /// Sends the messages of round `round.0` of `round.1` (`intra_batch_id % rounds`).
-    fn offer_encoded(&mut self, messages: &[EncodedMessage], round: (i64, i64)) -> PyResult<()> {
-        for m in messages {
-            if m.intra_batch_id.rem_euclid(round.1) == round.0 {
-                self.offer(&m.value, m.intra_batch_id, m.rows)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&self) -> PyResult<()> {
-        self.sink
-            .flush(Duration::from_secs(24 * 3600))
-            .map_err(errors::kafka)
-    }
-
-    fn finish(self) -> (DeliveryReport, u64, u64) {
-        let (report, _undelivered) = self.sink.finish();
-        (report, self.unsent, self.unsent_rows)
-    }
+fn offer(d: &mut Deliverer, value: &[u8], intra_batch_id: i64, rows: u32) -> PyResult<()> {
+    d.offer(Outgoing {
+        value,
+        key: None,
+        partition: None,
+        intra_batch_id,
+        rows,
+    })
+    .map_err(errors::kafka)
 }
 
 fn producer_config(options: Option<HashMap<String, String>>) -> PyResult<ProducerConfig> {
@@ -115,10 +64,13 @@ fn producer_config(options: Option<HashMap<String, String>>) -> PyResult<Produce
     ProducerConfig::from_options(pairs).map_err(errors::kafka)
 }
 
-fn report_dict<'py>(
-    py: Python<'py>,
-    (r, unsent, unsent_rows): (DeliveryReport, u64, u64),
-) -> PyResult<Bound<'py, PyDict>> {
+fn report_dict<'py>(py: Python<'py>, outcome: DeliveryOutcome) -> PyResult<Bound<'py, PyDict>> {
+    let DeliveryOutcome {
+        report: r,
+        unsent,
+        unsent_rows,
+        ..
+    } = outcome;
     let d = PyDict::new(py);
     d.set_item("messages", r.messages + unsent)?;
     d.set_item("rows", r.rows + unsent_rows)?;
@@ -147,7 +99,7 @@ fn finished() -> PyErr {
 /// Sends message batches (a `value` binary column and an `intra_batch_id` column) to one topic.
 #[pyclass(name = "KafkaSink", module = "onfs_push._onfs")]
 pub struct PyKafkaSink {
-    sending: Option<Sending>,
+    sending: Option<Deliverer>,
 }
 
 #[pymethods]
@@ -166,7 +118,7 @@ impl PyKafkaSink {
     ) -> PyResult<Self> {
         let producer = producer_config(options)?;
         let sending = py.detach(|| {
-            Sending::connect(
+            connect(
                 bootstrap_servers,
                 topic,
                 producer,
@@ -185,7 +137,12 @@ impl PyKafkaSink {
         let batch = batch.into_inner();
         py.detach(|| {
             for m in batch_messages(&batch)? {
-                sending.offer(m.value, m.intra_batch_id, onfs_core::proto_rows(m.value))?;
+                offer(
+                    sending,
+                    m.value,
+                    m.intra_batch_id,
+                    onfs_core::proto_rows(m.value),
+                )?;
             }
             Ok(())
         })
@@ -194,7 +151,7 @@ impl PyKafkaSink {
     /// Waits until every message sent so far has its delivery report.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let sending = self.sending.as_ref().ok_or_else(finished)?;
-        py.detach(|| sending.flush())
+        py.detach(|| sending.flush().map_err(errors::kafka))
     }
 
     /// Waits for every delivery report; returns the counts (`messages`, `delivered`, `failed`,
@@ -202,8 +159,8 @@ impl PyKafkaSink {
     /// and `unsent`.
     fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let sending = self.sending.take().ok_or_else(finished)?;
-        let report = py.detach(|| sending.finish());
-        report_dict(py, report)
+        let outcome = py.detach(|| sending.finish().map_err(errors::kafka))?;
+        report_dict(py, outcome)
     }
 }
 
@@ -212,10 +169,10 @@ impl PyKafkaSink {
 #[pyclass(name = "Pusher", module = "onfs_push._onfs")]
 pub struct PyPusher {
     encoder: Encoder,
-    sending: Option<Sending>,
+    sending: Option<Deliverer>,
     messages: Vec<EncodedMessage>,
-    /// This pass sends round `.0` of `.1`.
-    round: (i64, i64),
+    /// The round this pass sends.
+    round: Round,
 }
 
 #[pymethods]
@@ -240,11 +197,7 @@ impl PyPusher {
         vector_fit: Option<String>,
         strict_store: bool,
     ) -> PyResult<Self> {
-        if rounds < 1 || !(0..rounds).contains(&round_index) {
-            return Err(PyValueError::new_err(format!(
-                "round_index must be in 0..rounds and rounds at least 1, not {round_index} of {rounds}"
-            )));
-        }
+        let round = Round::new(round_index, rounds).map_err(errors::kafka)?;
         let mut opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
         let store = StoreKw {
             vector_lengths,
@@ -256,7 +209,7 @@ impl PyPusher {
         // Checked before connecting: a store rule the plan breaks fails at once.
         let encoder = new_encoder(py, &plan.plan, opts, &store, true)?;
         let sending = py.detach(|| {
-            Sending::connect(
+            connect(
                 bootstrap_servers,
                 topic,
                 producer,
@@ -268,7 +221,7 @@ impl PyPusher {
             encoder,
             sending: Some(sending),
             messages: Vec::new(),
-            round: (round_index, rounds),
+            round,
         })
     }
 
@@ -282,7 +235,7 @@ impl PyPusher {
             encoder
                 .encode_into(&batch, messages)
                 .map_err(errors::encode)?;
-            sending.offer_encoded(messages, round)
+            offer_encoded(sending, messages, round)
         })
     }
 
@@ -292,11 +245,11 @@ impl PyPusher {
         let mut sending = self.sending.take().ok_or_else(finished)?;
         let tail = self.encoder.finish();
         let round = self.round;
-        let report = py.detach(|| -> PyResult<_> {
-            sending.offer_encoded(&tail, round)?;
-            Ok(sending.finish())
+        let outcome = py.detach(|| -> PyResult<_> {
+            offer_encoded(&mut sending, &tail, round)?;
+            sending.finish().map_err(errors::kafka)
         })?;
-        let d = report_dict(py, report)?;
+        let d = report_dict(py, outcome)?;
         d.set_item("encode", stats_dict(py, self.encoder.stats())?)?;
         Ok(d)
     }

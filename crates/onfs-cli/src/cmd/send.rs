@@ -8,9 +8,8 @@ pub fn run(args: &SendArgs) -> CliResult<()> {
     let files = onfs_file::messages::message_files(&args.path)?;
     tracing::debug!(files = files.len(), "sending {}", args.path.display());
     let producer = deliver::producer_config(&args.kafka)?;
-    let sink = deliver::connect(&args.kafka, producer)?;
-    let mut deliverer = deliver::Deliverer::new(sink, &args.kafka)?;
+    let mut deliverer = deliver::connect(&args.kafka, producer)?;
     deliver::deliver_folder(&mut deliverer, &args.path, args.kafka.kafka_num_batches)?;
-    deliverer.finish("sent")?;
+    deliver::finish(deliverer, "sent")?;
     Ok(())
 }
