@@ -12,7 +12,7 @@ use onfs_kafka::{
 };
 
 use crate::args::KafkaArgs;
-use crate::error::{failed, usage, CliError, CliResult};
+use crate::error::{failed, file_flag, usage, CliError, CliResult};
 
 pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
     let cfg = ProducerConfig::from_options(
@@ -47,7 +47,8 @@ pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<Deliver
     })?;
     if let Some(dir) = &kafka.failed_out {
         deliverer.keep_failed(Box::new(FailedOut {
-            sink: DirSink::create(dir, OutFormat::Frames, false)?,
+            sink: DirSink::create(dir, OutFormat::Frames, false)
+                .map_err(file_flag("--failed-out"))?,
             path: dir.clone(),
         }));
     }

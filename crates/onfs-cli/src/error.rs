@@ -51,12 +51,30 @@ impl From<onfs_file::FileError> for CliError {
     }
 }
 
+/// An error about the file or folder given with `flag`: the flag named first; for an output
+/// folder that is not empty, how to replace what it holds.
+pub fn file_flag(flag: &'static str) -> impl Fn(onfs_file::FileError) -> CliError {
+    use onfs_file::FileError::*;
+    move |e| match &e {
+        NotEmpty { .. } if flag == "--out" => usage(anyhow::anyhow!(
+            "{flag} {e}\nhint: --overwrite replaces an earlier run's output in it"
+        )),
+        NoParquet { .. } | NotAFolder { .. } | NotEmpty { .. } | Foreign { .. } => {
+            usage(anyhow::anyhow!("{flag} {e}"))
+        }
+        _ => e.into(),
+    }
+}
+
 impl From<onfs_core::MetadataError> for CliError {
     fn from(e: onfs_core::MetadataError) -> Self {
         use onfs_core::MetadataError::*;
         match e {
             Unreachable { .. } | Status { .. } => failed(e),
-            Refused { .. } | BadUrl { .. } | Format { .. } | File { .. } => usage(e),
+            Refused { .. } => usage(anyhow::anyhow!(
+                "{e}\nhint: the job id is given with --job-id, its token with --job-token or ONFS_JOB_TOKEN"
+            )),
+            BadUrl { .. } | Format { .. } | File { .. } => usage(e),
         }
     }
 }
@@ -71,6 +89,9 @@ impl From<onfs_core::EncodeError> for CliError {
     fn from(e: onfs_core::EncodeError) -> Self {
         match e {
             onfs_core::EncodeError::Store(s) => (*s).into(),
+            e @ onfs_core::EncodeError::OutOfRange { .. } => failed(anyhow::anyhow!(
+                "{e}\nhint: --allow-out-of-range sends such values as the original client did"
+            )),
             e => failed(e),
         }
     }
@@ -80,6 +101,9 @@ impl From<onfs_pipeline::PipelineError> for CliError {
     fn from(e: onfs_pipeline::PipelineError) -> Self {
         match e {
             onfs_pipeline::PipelineError::Encode(e) => e.into(),
+            e @ onfs_pipeline::PipelineError::DuplicateKey(_) => failed(anyhow::anyhow!(
+                "{e}\nhint: --on-duplicate-key warn or keep-any sends them anyway"
+            )),
             e if e.is_usage() => usage(e),
             e => failed(e),
         }
@@ -114,5 +138,53 @@ mod tests {
         assert_eq!(e.to_string(), "data.parquet: No such file");
         let e = failed(anyhow::Error::new(io()).context("reading data.parquet"));
         assert_eq!(e.to_string(), "reading data.parquet: No such file");
+    }
+
+    #[test]
+    fn library_errors_get_the_flag_here() {
+        let not_empty = || onfs_file::FileError::NotEmpty { path: "out".into() };
+        let e = file_flag("--out")(not_empty());
+        assert_eq!(e.code, 2);
+        assert_eq!(
+            e.to_string(),
+            "--out out: the folder is not empty; choose an empty or new folder\nhint: --overwrite replaces an earlier run's output in it"
+        );
+        let e = file_flag("--failed-out")(not_empty());
+        assert_eq!(
+            e.to_string(),
+            "--failed-out out: the folder is not empty; choose an empty or new folder"
+        );
+        let refused = onfs_core::MetadataError::Refused {
+            url: "http://127.0.0.1:1/m".into(),
+            job_id: "j".into(),
+            status: 401,
+        };
+        let e = CliError::from(refused);
+        assert_eq!(e.code, 2);
+        assert!(e.to_string().ends_with("\nhint: the job id is given with --job-id, its token with --job-token or ONFS_JOB_TOKEN"), "{e}");
+        let out_of_range = onfs_core::EncodeError::OutOfRange {
+            column: "c".into(),
+            key: "id=1".into(),
+            value: "300".into(),
+            data_type: "DataTypeUint8".into(),
+            range: "0..=255".into(),
+        };
+        let e = CliError::from(out_of_range);
+        assert_eq!(e.code, 1);
+        assert!(
+            e.to_string().contains("\nhint: --allow-out-of-range"),
+            "{e}"
+        );
+        let dup =
+            onfs_pipeline::PipelineError::DuplicateKey(onfs_core::transform::DuplicateKeyError {
+                key: "id=1".into(),
+            });
+        let e = CliError::from(dup);
+        assert_eq!(e.code, 1);
+        assert!(
+            e.to_string()
+                .contains("\nhint: --on-duplicate-key warn or keep-any"),
+            "{e}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use onfs_kafka::{Deliverer, DeliveryReport};
 
 use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
 use crate::deliver;
-use crate::error::{usage, CliResult};
+use crate::error::{file_flag, usage, CliResult};
 
 struct Spool {
     // Removed (with its files) when dropped.
@@ -104,11 +104,9 @@ impl Output {
             OutFormatArg::Frames => OutFormat::Frames,
             OutFormatArg::Parquet => OutFormat::Parquet,
         };
-        Ok(out(Target::Files(DirSink::create(
-            dir,
-            format,
-            file_out.overwrite,
-        )?)))
+        Ok(out(Target::Files(
+            DirSink::create(dir, format, file_out.overwrite).map_err(file_flag("--out"))?,
+        )))
     }
 
     /// Rows delivered so far, for the progress line (Kafka output only).

@@ -41,10 +41,9 @@ impl ParquetInput {
         }
         files.sort();
         if files.is_empty() {
-            return Err(FileError::Usage(format!(
-                "--input {}: the folder holds no Parquet data file",
-                path.display()
-            )));
+            return Err(FileError::NoParquet {
+                path: path.display().to_string(),
+            });
         }
         Ok(ParquetInput { files })
     }

@@ -29,6 +29,14 @@ pub enum FileError {
     },
     #[error(transparent)]
     Frame(#[from] frame::FrameError),
+    #[error("{path}: the folder holds no Parquet data file")]
+    NoParquet { path: String },
+    #[error("{path}: exists and is not a folder")]
+    NotAFolder { path: String },
+    #[error("{path}: the folder is not empty; choose an empty or new folder")]
+    NotEmpty { path: String },
+    #[error("{path}: holds {name}, which onfs-push did not write; refusing to overwrite")]
+    Foreign { path: String, name: String },
     #[error("{0}")]
     Usage(String),
 }
@@ -50,6 +58,13 @@ impl FileError {
 
     /// Bad usage (exit 2) rather than a failed run (exit 1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, FileError::Usage(_))
+        matches!(
+            self,
+            FileError::Usage(_)
+                | FileError::NoParquet { .. }
+                | FileError::NotAFolder { .. }
+                | FileError::NotEmpty { .. }
+                | FileError::Foreign { .. }
+        )
     }
 }

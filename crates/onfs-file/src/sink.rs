@@ -89,10 +89,9 @@ impl DirSink {
         let io = |e| FileError::io(dir, e);
         if dir.exists() {
             if !dir.is_dir() {
-                return Err(FileError::Usage(format!(
-                    "--out {}: exists and is not a folder",
-                    dir.display()
-                )));
+                return Err(FileError::NotAFolder {
+                    path: dir.display().to_string(),
+                });
             }
             let entries: Vec<_> = fs::read_dir(dir)
                 .map_err(io)?
@@ -100,10 +99,9 @@ impl DirSink {
                 .map_err(io)?;
             if !entries.is_empty() {
                 if !overwrite {
-                    return Err(FileError::Usage(format!(
-                        "--out {}: the folder is not empty; choose an empty or new folder, or pass --overwrite",
-                        dir.display()
-                    )));
+                    return Err(FileError::NotEmpty {
+                        path: dir.display().to_string(),
+                    });
                 }
                 remove_previous_run(dir)?;
             }
@@ -248,10 +246,10 @@ fn remove_previous_run(dir: &Path) -> Result<(), FileError> {
             || (name.starts_with("messages-") && name.ends_with(".onfsmsg"))
             || (name.starts_with("part-") && name.ends_with(".parquet"));
         if !ours {
-            return Err(FileError::Usage(format!(
-                "--out {}: holds {name}, which onfs-push did not write; refusing to overwrite",
-                dir.display()
-            )));
+            return Err(FileError::Foreign {
+                path: dir.display().to_string(),
+                name,
+            });
         }
     }
     for entry in fs::read_dir(dir).map_err(|e| FileError::io(dir, e))? {

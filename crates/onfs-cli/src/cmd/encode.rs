@@ -6,7 +6,7 @@ use onfs_core::{Encoder, EncoderOptions, Plan};
 use onfs_file::{ParquetInput, RunInfo};
 
 use crate::args::{EncodeArgs, EncodeOptions};
-use crate::error::CliResult;
+use crate::error::{file_flag, CliResult};
 use crate::metadata::load_plan;
 use crate::output::Output;
 
@@ -29,7 +29,7 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
 
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let plan = load_plan(&args.metadata)?;
-    let input = ParquetInput::open(&args.input)?;
+    let input = ParquetInput::open(&args.input).map_err(file_flag("--input"))?;
     let mut opts = encoder_options(&args.encode);
     let mut output = Output::open(&args.file_out, &args.kafka, &args.spool, false, &mut opts)?;
     crate::store::prepare(

@@ -26,7 +26,7 @@ pub enum EncodeError {
         index: usize,
     },
 
-    #[error("column {column:?} value {value} for key {key} is outside {data_type} ({range}); the online store would corrupt it. Fix the data, or pass --allow-out-of-range to send it as the original client did")]
+    #[error("column {column:?} value {value} for key {key} is outside {data_type} ({range}); the online store would corrupt it; fix the data, or allow out-of-range values to send it as the original client did")]
     OutOfRange {
         column: String,
         key: String,

@@ -54,7 +54,7 @@ impl MetadataRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
-    #[error("metadata service at {url} refused job id {job_id:?} and its token (HTTP {status}); check --job-id and the job token (--job-token or ONFS_JOB_TOKEN)")]
+    #[error("metadata service at {url} refused job id {job_id:?} and its token (HTTP {status}); check the job id and its token")]
     Refused {
         url: String,
         job_id: String,

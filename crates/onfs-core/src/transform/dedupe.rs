@@ -22,7 +22,7 @@ pub enum OnDuplicateKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("entity key {key} appears more than once after the join, with different values; pass --on-duplicate-key warn or keep-any to send anyway")]
+#[error("entity key {key} appears more than once after the join, with different values")]
 pub struct DuplicateKeyError {
     pub key: String,
 }
