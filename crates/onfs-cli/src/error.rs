@@ -80,6 +80,7 @@ impl From<onfs_pipeline::PipelineError> for CliError {
     fn from(e: onfs_pipeline::PipelineError) -> Self {
         match e {
             onfs_pipeline::PipelineError::Encode(e) => e.into(),
+            onfs_pipeline::PipelineError::Source(e) => e.into(),
             e if e.is_usage() => usage(e),
             e => failed(e),
         }
