@@ -104,6 +104,7 @@ impl From<onfs_pipeline::PipelineError> for CliError {
             e @ onfs_pipeline::PipelineError::DuplicateKey(_) => failed(anyhow::anyhow!(
                 "{e}\nhint: --on-duplicate-key warn or keep-any sends them anyway"
             )),
+            onfs_pipeline::PipelineError::Source(e) => e.into(),
             e if e.is_usage() => usage(e),
             e => failed(e),
         }

@@ -9,6 +9,7 @@ mod logging;
 mod metadata;
 mod output;
 mod progress;
+mod sources;
 mod store;
 
 use std::process::ExitCode;

@@ -1,50 +1,33 @@
-//! The built-in catalog: table names (`db.table`) mapped to a format and a location.
+//! The catalogs a run resolves table names (`db.table`) with: the built-in one (names given
+//! with the run), then a Hive Metastore when one is named.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
-
+use crate::hive::HiveCatalog;
+pub use crate::table::{TableCatalog, TableEntry, TableFormat};
 use crate::SourceError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TableFormat {
-    Parquet,
-    Delta,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TableEntry {
-    pub format: TableFormat,
-    pub location: String,
-    /// The table's partition columns, when its catalog knows them (the Hive Metastore does).
-    #[serde(skip)]
-    pub partition_keys: Vec<String>,
-}
-
+/// Names given with the run, each mapped to a format and a location.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Catalog {
+pub struct BuiltInCatalog {
     tables: BTreeMap<String, TableEntry>,
-    /// `thrift://HOST:PORT` of a Hive Metastore, asked for names the built-in catalog lacks.
-    hive_metastore: Option<String>,
 }
 
-impl Catalog {
+impl BuiltInCatalog {
     pub fn insert(&mut self, name: &str, entry: TableEntry) {
         self.tables.insert(name.to_string(), entry);
     }
 
-    /// `NAME=LOCATION` (`--table`): Delta when the location holds `_delta_log/`, else Parquet.
+    /// `NAME=LOCATION`: Delta when the location holds `_delta_log/`, else Parquet.
     pub fn add_arg(&mut self, arg: &str) -> Result<(), SourceError> {
         let Some((name, location)) = arg
             .split_once('=')
             .filter(|(n, l)| !n.trim().is_empty() && !l.trim().is_empty())
         else {
-            return Err(SourceError::Usage(format!(
-                "--table {arg:?}: expected NAME=LOCATION"
-            )));
+            return Err(SourceError::BadTableArg {
+                arg: arg.to_string(),
+            });
         };
         let format = if is_delta_location(location.trim()) {
             TableFormat::Delta
@@ -62,48 +45,70 @@ impl Catalog {
         Ok(())
     }
 
-    pub fn set_hive_metastore(&mut self, uri: &str) {
-        self.hive_metastore = Some(uri.to_string());
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+}
+
+impl TableCatalog for BuiltInCatalog {
+    fn lookup(&self, name: &str) -> Result<Option<TableEntry>, SourceError> {
+        Ok(self.tables.get(name).cloned())
     }
 
-    /// The built-in catalog's entry, else the Hive Metastore's.
-    pub fn resolve(&self, name: &str) -> Result<TableEntry, SourceError> {
-        if let Some(e) = self.tables.get(name) {
-            return Ok(e.clone());
-        }
+    fn describe(&self) -> String {
         let known = if self.tables.is_empty() {
             "(none)".to_string()
         } else {
-            self.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            self.names().collect::<Vec<_>>().join(", ")
         };
-        let Some(uri) = &self.hive_metastore else {
-            return Err(SourceError::UnknownTable {
-                name: name.to_string(),
-                known,
-            });
-        };
-        let Some((db, table)) = name.split_once('.') else {
-            return Err(SourceError::UnknownTable {
-                name: name.to_string(),
-                known,
-            });
-        };
-        let mut hms = crate::hive::HiveMetastore::connect(uri)?;
-        match hms.table(db, table)? {
-            Some(t) => {
-                let entry = t.entry(name, uri)?;
-                tracing::info!(table = name, location = %entry.location, format = ?entry.format, "resolved by the Hive Metastore");
-                Ok(entry)
-            }
-            None => Err(SourceError::UnknownTable {
-                name: name.to_string(),
-                known: format!("{known}; nor is it in the Hive Metastore {uri}"),
-            }),
-        }
+        format!("the built-in catalog (known tables: {known})")
+    }
+}
+
+/// The catalogs of a run, asked in order: the built-in one first, then the Hive Metastore if
+/// one is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    built_in: BuiltInCatalog,
+    hive: Option<HiveCatalog>,
+}
+
+impl Catalog {
+    pub fn insert(&mut self, name: &str, entry: TableEntry) {
+        self.built_in.insert(name, entry);
     }
 
+    /// `NAME=LOCATION` into the built-in catalog (see [`BuiltInCatalog::add_arg`]).
+    pub fn add_arg(&mut self, arg: &str) -> Result<(), SourceError> {
+        self.built_in.add_arg(arg)
+    }
+
+    /// `thrift://HOST:PORT` of a Hive Metastore, asked for names the built-in catalog lacks.
+    pub fn set_hive_metastore(&mut self, uri: &str) {
+        self.hive = Some(HiveCatalog::new(uri));
+    }
+
+    fn catalogs(&self) -> impl Iterator<Item = &dyn TableCatalog> {
+        std::iter::once(&self.built_in as &dyn TableCatalog)
+            .chain(self.hive.iter().map(|h| h as &dyn TableCatalog))
+    }
+
+    /// The entry of the first catalog that holds `name`.
+    pub fn resolve(&self, name: &str) -> Result<TableEntry, SourceError> {
+        for c in self.catalogs() {
+            if let Some(e) = c.lookup(name)? {
+                return Ok(e);
+            }
+        }
+        Err(SourceError::UnknownTable {
+            name: name.to_string(),
+            searched: self.catalogs().map(|c| c.describe()).collect(),
+        })
+    }
+
+    /// The built-in catalog's names.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tables.keys().map(String::as_str)
+        self.built_in.names()
     }
 }
 
@@ -128,7 +133,32 @@ mod tests {
         assert_eq!(c.resolve("db.d").unwrap().format, TableFormat::Delta);
         assert_eq!(c.resolve("db.p").unwrap().format, TableFormat::Parquet);
         let e = c.resolve("db.x").unwrap_err().to_string();
-        assert!(e.contains("\"db.x\"") && e.contains("db.d, db.p"), "{e}");
-        assert!(c.add_arg("nolocation").is_err());
+        assert_eq!(
+            e,
+            "table \"db.x\" is not in the built-in catalog (known tables: db.d, db.p)"
+        );
+        let e = c.add_arg("nolocation").unwrap_err();
+        assert!(e.is_usage());
+        assert_eq!(
+            e.to_string(),
+            "table \"nolocation\": expected NAME=LOCATION"
+        );
+    }
+
+    #[test]
+    fn built_in_entries_come_before_the_metastore() {
+        let mut c = Catalog::default();
+        c.add_arg("db.p=/nonexistent/p").unwrap();
+        // Nothing listens there: a name the built-in catalog holds never reaches it.
+        c.set_hive_metastore("thrift://127.0.0.1:1");
+        assert_eq!(c.resolve("db.p").unwrap().location, "/nonexistent/p");
+        let e = c.resolve("db.x").unwrap_err();
+        assert!(matches!(e, SourceError::MetastoreUnreachable { .. }), "{e}");
+        // A name without a database is not one the metastore can hold.
+        let e = c.resolve("x").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "table \"x\" is not in the built-in catalog (known tables: db.p) nor in the Hive Metastore thrift://127.0.0.1:1"
+        );
     }
 }

@@ -10,18 +10,47 @@ pub mod location;
 pub mod partition;
 mod reader;
 pub mod stores;
+pub mod table;
 
-pub use catalog::{Catalog, TableEntry, TableFormat};
+pub use catalog::{BuiltInCatalog, Catalog};
+pub use hive::HiveCatalog;
 pub use joined::{JobInput, JoinedSources, ReadOptions, SourceRead};
 pub use partition::{PartitionColumns, PartitionSelection};
 pub use stores::StorageOptions;
+pub use table::{TableCatalog, TableEntry, TableFormat};
 
+/// Why a source cannot be resolved or read. The texts name the thing and what is wrong with it;
+/// how it was given (a flag, a config key) is for the caller to add.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("table {name:?} is not in the built-in catalog (known tables: {known}). Add it with --table {name}=LOCATION or a [tables] entry in the config, or name a Hive Metastore with --hive-metastore thrift://HOST:PORT")]
-    UnknownTable { name: String, known: String },
+    /// No catalog holds the name; `searched` describes each catalog asked, in order.
+    #[error("table {name:?} is not in {}", searched.join(" nor in "))]
+    UnknownTable { name: String, searched: Vec<String> },
+    /// A built-in catalog entry that is not `NAME=LOCATION`.
+    #[error("table {arg:?}: expected NAME=LOCATION")]
+    BadTableArg { arg: String },
+    /// A Hive Metastore address that is not `thrift://HOST:PORT` or does not resolve.
+    #[error("Hive Metastore {uri:?}: {problem}; expected thrift://HOST:PORT")]
+    BadMetastoreUri { uri: String, problem: &'static str },
+    /// Nothing answers at the metastore's address.
+    #[error("Hive Metastore {uri}: cannot connect: {source}")]
+    MetastoreUnreachable {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{catalog}: {problem}")]
     Catalog { catalog: String, problem: String },
+    /// A storage option that is not `KEY=VALUE` (`key` is the text before any `=`, so that a
+    /// secret value is not shown).
+    #[error("storage option {key:?}: expected KEY=VALUE")]
+    BadStorageOption { key: String },
+    /// A partition range that is not `FROM..TO`.
+    #[error("partition range {text:?}: expected FROM..TO")]
+    BadPartitionRange { text: String },
+    /// A partition column that is not `KIND=COL`.
+    #[error("partition column {arg:?}: expected KIND=COL with KIND table, parquet or delta")]
+    BadPartitionColumn { arg: String },
     #[error("source {source_name}: {problem}")]
     Source {
         source_name: String,
@@ -33,7 +62,9 @@ pub enum SourceError {
         column: String,
         available: String,
     },
-    #[error("source {source_name}: no partition column {column:?} (neither a `{column}=VALUE` folder nor a column); set another with --partition-column {kind}=COL, or read everything with --all-partitions")]
+    /// The source has neither `column=VALUE` folders nor the column; `kind` is the source's
+    /// kind (table, parquet or delta), whose partition column it is.
+    #[error("source {source_name}: no partition column {column:?} (neither a `{column}=VALUE` folder nor a column)")]
     NoPartitionColumn {
         source_name: String,
         column: String,
@@ -56,7 +87,13 @@ impl SourceError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            SourceError::UnknownTable { .. } | SourceError::Usage(_)
+            SourceError::UnknownTable { .. }
+                | SourceError::BadTableArg { .. }
+                | SourceError::BadMetastoreUri { .. }
+                | SourceError::BadStorageOption { .. }
+                | SourceError::BadPartitionRange { .. }
+                | SourceError::BadPartitionColumn { .. }
+                | SourceError::Usage(_)
         )
     }
 }

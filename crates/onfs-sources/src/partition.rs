@@ -22,9 +22,9 @@ impl PartitionSelection {
             Some((a, b)) if !a.is_empty() && !b.is_empty() => {
                 Ok(PartitionSelection::Range(a.to_string(), b.to_string()))
             }
-            _ => Err(SourceError::Usage(format!(
-                "--partition-range {text:?}: expected FROM..TO"
-            ))),
+            _ => Err(SourceError::BadPartitionRange {
+                text: text.to_string(),
+            }),
         }
     }
 }
@@ -50,10 +50,8 @@ impl Default for PartitionColumns {
 impl PartitionColumns {
     /// `KIND=COL` with KIND one of table, parquet, delta.
     pub fn set(&mut self, arg: &str) -> Result<(), SourceError> {
-        let bad = || {
-            SourceError::Usage(format!(
-                "--partition-column {arg:?}: expected KIND=COL with KIND table, parquet or delta"
-            ))
+        let bad = || SourceError::BadPartitionColumn {
+            arg: arg.to_string(),
         };
         let (kind, col) = arg.split_once('=').ok_or_else(bad)?;
         let col = col.trim();

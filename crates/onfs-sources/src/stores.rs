@@ -80,14 +80,13 @@ impl StorageOptions {
         Ok(())
     }
 
-    /// `KEY=VALUE` (`--storage-option`).
+    /// `KEY=VALUE`.
     pub fn add_arg(&mut self, arg: &str) -> Result<(), SourceError> {
         match arg.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => self.set(k, v),
-            _ => Err(SourceError::Usage(format!(
-                "--storage-option {:?}: expected KEY=VALUE",
-                arg.split('=').next().unwrap_or("")
-            ))),
+            _ => Err(SourceError::BadStorageOption {
+                key: arg.split('=').next().unwrap_or("").to_string(),
+            }),
         }
     }
 

@@ -93,14 +93,13 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         Some(p) => config::load(p)?,
         None => JobConfig::default(),
     };
-    let src_err = |e: onfs_sources::SourceError| usage(e);
 
     let mut catalog = Catalog::default();
     for (name, entry) in &cfg.tables {
         catalog.insert(name, entry.clone());
     }
     for t in &args.tables {
-        catalog.add_arg(t).map_err(src_err)?;
+        catalog.add_arg(t)?;
     }
     if let Some(uri) = args
         .hive_metastore
@@ -121,7 +120,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
             .map_err(|e| usage(anyhow::anyhow!("config [storage]: {e}")))?;
     }
     for o in &args.storage_options {
-        storage.add_arg(o).map_err(src_err)?;
+        storage.add_arg(o)?;
     }
 
     let mut base_columns = PartitionColumns::default();
@@ -134,7 +133,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         .clone()
         .or(cfg.source.partition_range.clone())
     {
-        PartitionSelection::parse_range(&r).map_err(src_err)?
+        PartitionSelection::parse_range(&r)?
     } else if args.all_partitions || cfg.source.all_partitions.unwrap_or(false) {
         PartitionSelection::All
     } else {
@@ -282,7 +281,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
             apply_columns(&mut columns, c);
         }
         for arg in &args.partition_columns {
-            columns.set(arg).map_err(src_err)?;
+            columns.set(arg)?;
         }
         jobs.push(JobSpec {
             name: job
