@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use onfs_core::{EncodedMessage, Encoder};
 use onfs_kafka::{DeliveryReport, KafkaSink, Outgoing, ProducerConfig, SinkConfig};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -36,21 +36,21 @@ impl Sending {
         max_rate: Option<f64>,
     ) -> PyResult<Sending> {
         if bootstrap_servers.trim().is_empty() {
-            return Err(PyValueError::new_err(
+            return Err(errors::usage(
                 "kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]",
             ));
         }
         if topic.trim().is_empty() {
-            return Err(PyValueError::new_err("kafka_topic is empty"));
+            return Err(errors::usage("kafka_topic is empty"));
         }
         if !connect_timeout.is_finite() || connect_timeout <= 0.0 {
-            return Err(PyValueError::new_err(format!(
+            return Err(errors::usage(format!(
                 "connect_timeout must be a positive number of seconds, not {connect_timeout}"
             )));
         }
         if let Some(r) = max_rate {
             if !r.is_finite() || r <= 0.0 {
-                return Err(PyValueError::new_err(format!(
+                return Err(errors::usage(format!(
                     "max_rate must be a positive number of rows per second, not {r}"
                 )));
             }
@@ -241,7 +241,7 @@ impl PyPusher {
         strict_store: bool,
     ) -> PyResult<Self> {
         if rounds < 1 || !(0..rounds).contains(&round_index) {
-            return Err(PyValueError::new_err(format!(
+            return Err(errors::usage(format!(
                 "round_index must be in 0..rounds and rounds at least 1, not {round_index} of {rounds}"
             )));
         }
