@@ -1,6 +1,8 @@
 """onfs-push for Python: the plan, the Arrow-to-protobuf encoder and the Kafka producer of the
 onfs-push command line, for pyarrow/pandas users (`encode`) and for PySpark (`onfs_push.spark`).
 
+Errors: one hierarchy under `OnfsError`, documented in `onfs_push.errors`.
+
 Messages are serialized `persist.Query` values, byte-identical to what the original
 `spark_feature_push_client` writes; the encoding and the producing run in Rust, outside the GIL.
 """
@@ -12,23 +14,31 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 import pyarrow as pa
 
+from . import errors
 from ._onfs import verify as _verify
 from ._onfs import (
-    EncodeError,
     Encoder,
-    KafkaError,
     KafkaSink,
-    MetadataError,
-    OnfsError,
     Plan,
-    PlanError,
     Pusher,
     Sampler,
-    StoreError,
-    StoreReadError,
     __version__,
     check_vector_tallies,
     count_rows,
+    message_schema,
+)
+from .errors import (
+    DeliveryError,
+    EncodeError,
+    KafkaError,
+    MetadataError,
+    OnfsError,
+    PlanError,
+    SourceError,
+    StoreError,
+    StoreReadError,
+    UsageError,
+    VerifyError,
 )
 
 __all__ = [
@@ -43,51 +53,23 @@ __all__ = [
     "Plan",
     "PlanError",
     "Pusher",
+    "SourceError",
     "StoreError",
     "StoreReadError",
+    "UsageError",
     "VerifyError",
     "__version__",
     "as_plan",
     "count_rows",
     "encode",
+    "errors",
     "record_batches",
     "verify",
 ]
 
 #: The message table: the original's message DataFrame (`value binary not null,
-#: intra_batch_id long not null`).
-MESSAGE_SCHEMA = pa.schema(
-    [pa.field("value", pa.binary(), nullable=False), pa.field("intra_batch_id", pa.int64(), nullable=False)]
-)
-
-
-class DeliveryError(OnfsError):
-    """Some messages were not delivered. `report` holds the counts (`messages`, `delivered`,
-    `failed`, `unsent`, `first_error` ...)."""
-
-    def __init__(self, report: Mapping[str, Any]):
-        self.report = dict(report)
-        failed = self.report.get("failed", 0) + self.report.get("unsent", 0)
-        super().__init__(
-            f"{failed} of {self.report.get('messages', 0)} messages were not delivered "
-            f"({self.report.get('failed_rows', 0) + self.report.get('unsent_rows', 0)} rows); "
-            f"{self.report.get('unsent', 0)} were not sent after the first failure: "
-            f"{self.report.get('first_error') or 'no delivery report'}"
-        )
-
-
-class VerifyError(OnfsError):
-    """The store does not hold what was sent: values differ, or came back as the defaults (lost,
-    or not consumed within `wait`). `report` holds the comparison (`totals`, `groups` with
-    examples)."""
-
-    def __init__(self, report: Mapping[str, Any]):
-        self.report = dict(report)
-        t = self.report.get("totals", {})
-        super().__init__(
-            f"the store does not hold what was sent: {t.get('differs', 0)} of {t.get('checked', 0)} "
-            f"entity-groups differ, {t.get('defaults', 0)} came back as the defaults"
-        )
+#: intra_batch_id long not null`), as the extension declares it.
+MESSAGE_SCHEMA: pa.Schema = message_schema()
 
 
 PlanLike = Union[Plan, str, Mapping[str, Any]]
@@ -97,7 +79,7 @@ def as_plan(plan: PlanLike, fgs_to_consider: Optional[Iterable[str]] = None) -> 
     """A `Plan`, or one made from the metadata service's answer (JSON text or a dict)."""
     if isinstance(plan, Plan):
         if fgs_to_consider:
-            raise ValueError("fgs_to_consider applies to metadata, not to a Plan already made")
+            raise UsageError("fgs_to_consider applies to metadata, not to a Plan already made")
         return plan
     if isinstance(plan, Mapping):
         plan = json.dumps(plan)

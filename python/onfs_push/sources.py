@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from . import Plan
 from ._onfs import DefaultFill, newest_partition
+from .errors import SourceError, UsageError
 
 log = logging.getLogger("onfs_push")
 
@@ -21,8 +22,7 @@ log = logging.getLogger("onfs_push")
 DEFAULT_PARTITION_COLUMNS = {"table": "process_date", "parquet": "ts", "delta": "ts"}
 
 
-class SourceError(ValueError):
-    """A source cannot be read as the plan needs it; the message names the source."""
+__all__ = ["DEFAULT_PARTITION_COLUMNS", "SourceError", "fill_with_defaults", "read_features"]
 
 
 def _family(kind: str) -> str:
@@ -89,7 +89,7 @@ def read_features(spark, plan_or_client: Any, *, tables: Optional[Mapping[str, A
     columns = dict(DEFAULT_PARTITION_COLUMNS)
     for key, value in (partition_columns or {}).items():
         if key not in columns:
-            raise ValueError(f"partition_columns key {key!r} is not one of table, parquet, delta")
+            raise UsageError(f"partition_columns key {key!r} is not one of table, parquet, delta")
         columns[key] = value
     import json
 
@@ -139,7 +139,20 @@ def read_features(spark, plan_or_client: Any, *, tables: Optional[Mapping[str, A
 
 def fill_with_defaults(df, plan: Plan):
     """Nulls of every feature column replaced by the metadata's default, parsed and cast with
-    the rules of `onfs-push run` (in Rust, on the executors)."""
+    the rules of `onfs-push run` (in Rust, on the executors).
+
+    The defaults are parsed against the DataFrame's columns on the driver first: a default that
+    does not parse as its column's type raises `MetadataError`, a feature column missing from
+    `df` `UsageError`, here. (The output is the DataFrame itself, so an error inside an executor
+    would reach you as Spark's own exception.)"""
+    try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = to_arrow_schema(df.schema)
+    except Exception:  # a type pyarrow has no name for: the executors check it
+        schema = None
+    if schema is not None:
+        DefaultFill(plan).fill(pa.RecordBatch.from_pylist([], schema=schema))
 
     def fill(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         filler = DefaultFill(plan)

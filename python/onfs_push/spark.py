@@ -3,17 +3,28 @@ executor, and `push`, which encodes and produces in one pass.
 
 Everything runs through `DataFrame.mapInArrow`, so it works on classic sessions and on Spark
 Connect alike. A Kafka producer is only ever created inside the Python worker that uses it.
+
+Errors raised in executors: where onfs-push runs the Spark action itself (`push`,
+`write_protobuf_df_to_kafka`'s `check_first` pass and its native sending), each executor
+function catches an `OnfsError`, stops, and returns its class name and message as columns of its
+report row (`error_class`, `error_message`); the driver raises the same class of
+`onfs_push.errors` with the executor's message. Where the executor's output is the message
+DataFrame itself (`generate_df_with_protobuf_messages`, then an action of yours or Spark's Kafka
+sink), there is no report row to carry it: such an error reaches you as Spark's own exception
+(`PythonException`, `Py4JJavaError`, `SparkConnectGrpcException` ...) whose text holds the
+onfs-push class and message.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import pyarrow as pa
 
-from . import DeliveryError, EncodeError, Encoder, KafkaError, KafkaSink, MetadataError, OnfsError
-from . import Plan, PlanError, Pusher, StoreError, check_vector_tallies
+from . import MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, check_vector_tallies
+from .errors import DeliveryError, EncodeError, OnfsError, UsageError, error_class
+from .errors import KafkaError, MetadataError, PlanError, StoreError  # noqa: F401  (importable from here, as before)
 from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
 
 __all__ = ["OnlineFeatureStorePyClient", "push", "read_features", "DeliveryError"]
@@ -34,47 +45,55 @@ _REPORT_FIELDS = [
     ("dropped_null_key_rows", pa.int64()),
     ("first_error", pa.string()),
     ("vector_tallies", pa.string()),
+    # An `OnfsError` the executor stopped at: its class name and message.
+    ("error_class", pa.string()),
+    ("error_message", pa.string()),
 ]
 _REPORT_SCHEMA = pa.schema(_REPORT_FIELDS)
-_REPORT_DDL = ", ".join(
-    f"{name} {'string' if t == pa.string() else 'long'}" for name, t in _REPORT_FIELDS
-)
+
+
+def _spark_schema(schema: pa.Schema):
+    """A pyarrow schema as Spark's StructType, field by field (names, types, nullability)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
 
 
 def _message_struct():
-    from pyspark.sql.types import BinaryType, LongType, StructField, StructType
-
-    return StructType(
-        [StructField("value", BinaryType(), False), StructField("intra_batch_id", LongType(), False)]
-    )
+    """The message DataFrame's schema: the extension's `message_schema()` in Spark's terms."""
+    return _spark_schema(MESSAGE_SCHEMA)
 
 
 # --- errors from executors ------------------------------------------------------------------
 
-# The message runs to the end of the text or to the first line of the JVM's stack trace.
-_ERROR_LINE = re.compile(r"onfs_push\._onfs\.(\w+Error): (.*?)(?=\n\s*at |\n\s*JVM stacktrace|\Z)", re.S)
-_ERROR_TYPES = {
-    "EncodeError": EncodeError,
-    "StoreError": StoreError,
-    "KafkaError": KafkaError,
-    "MetadataError": MetadataError,
-    "PlanError": PlanError,
-    "OnfsError": OnfsError,
-}
+
+def _error_batch(e: OnfsError) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([{"error_class": type(e).__name__, "error_message": str(e)}],
+                                      schema=_REPORT_SCHEMA)
 
 
-def _run(action):
-    """Runs a Spark action; an onfs-push error raised in an executor is raised again here as
-    itself (with the executor's message), not as a Java or worker traceback."""
-    try:
-        return action()
-    except Exception as e:  # PythonException / Py4JJavaError / SparkConnectGrpcException
-        if isinstance(e, OnfsError):
-            raise
-        match = _ERROR_LINE.search(str(e))
-        if match:
-            raise _ERROR_TYPES[match.group(1)](match.group(2).strip()) from e
-        raise
+def _reporting(body: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]):
+    """An executor function of report rows that, at an `OnfsError`, stops and yields it as a
+    report row instead of failing the task (Spark would retry it, then wrap it in its own
+    exception)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from body(batches)
+        except OnfsError as e:
+            yield _error_batch(e)
+
+    return run
+
+
+def _collect_reports(df, fn) -> List[Any]:
+    """Runs a `_reporting` executor function over `df` and collects its report rows; an error an
+    executor reported is raised here as its class of `onfs_push.errors`, with its message."""
+    rows = df.mapInArrow(fn, _spark_schema(_REPORT_SCHEMA)).collect()
+    for r in rows:
+        if r["error_class"] is not None:
+            raise error_class(r["error_class"])(r["error_message"])
+    return rows
 
 
 def _is_missing_kafka_source(e: Exception) -> bool:
@@ -120,6 +139,7 @@ def _report_batch(report: Mapping[str, Any]) -> pa.RecordBatch:
 
 
 def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connect_timeout: float):
+    @_reporting
     def send(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         sink = KafkaSink(bootstrap, topic, options, connect_timeout)
         for batch in batches:
@@ -131,6 +151,7 @@ def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connec
 
 def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                      max_message_bytes, connect_timeout, round_index, rounds, store):
+    @_reporting
     def push(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                         max_message_bytes, connect_timeout, None, round_index, rounds, **store)
@@ -141,12 +162,16 @@ def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_ou
     return push
 
 
-def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store):
+def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store, streaming=False):
     """Encodes and counts, sending nothing: the check run before anything is produced. Each
-    partition's vector lengths come back to the driver, which checks them across partitions."""
+    partition's vector lengths come back to the driver (`push` checks them across partitions).
+    `streaming`: the encoder of `_encode_partitions`, which fails at a vector of another length
+    than the partition's first."""
 
+    @_reporting
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
+        encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, streaming=streaming,
+                          **store)
         for batch in batches:
             encoder.encode(batch)
         encoder.finish()
@@ -181,6 +206,24 @@ def _producer_options(kafka_bootstrap_servers: str, kafka_topic: str, additional
     bootstrap = merged.pop("kafka.bootstrap.servers")
     topic = merged.pop("topic")
     return bootstrap, topic, merged
+
+
+#: The attribute of a message DataFrame made by `generate_df_with_protobuf_messages` holding what
+#: it encodes and how, for `write_protobuf_df_to_kafka`'s check pass.
+_ENCODING = "_onfs_encoding"
+
+
+def _check_encoding(df) -> bool:
+    """The `check_first` pass of a message DataFrame made by `generate_df_with_protobuf_messages`:
+    its rows encoded as it encodes them, nothing sent, report rows back (an error as its own
+    class). False, doing nothing, for any other DataFrame (one transformed since, or not made
+    here): there is no report row to carry its errors."""
+    encoding = getattr(df, "__dict__", {}).get(_ENCODING)
+    if encoding is None:
+        return False
+    source, args = encoding
+    _collect_reports(source, _count_partitions(*args, streaming=True))
+    return True
 
 
 def _check_columns(df, plan: Plan):
@@ -272,19 +315,28 @@ class OnlineFeatureStorePyClient:
                                            vector_fit: str = "check", strict_store: bool = False):
         """A DataFrame `value binary not null, intra_batch_id long not null`: each Spark partition's
         rows, in order, `intra_batch_size` to a message, ids counting 0, 1, 2 ... per partition.
-        Lazy, like the original; encoding errors (a null feature, a value outside its type) are
-        raised as `EncodeError` by the action that runs it, and rows the online store would drop
-        (a vector feature of more than one length in a partition, or of another length than
-        declared in `vector_lengths`) as `StoreError`. Lengths that differ between partitions are
-        only seen by `push` (or when declared): declare them for a check that holds everywhere."""
+        Lazy, like the original. Encoding errors (a null feature, a value outside its type:
+        `EncodeError`) and rows the online store would drop (a vector feature of more than one
+        length in a partition, or of another length than declared in `vector_lengths`:
+        `StoreError`) are found in the executors; `write_protobuf_df_to_kafka` (with
+        `check_first`, on either engine) raises them as these classes before anything is sent.
+        Any other action on this DataFrame (`collect`, your own sink) gets them as Spark's own
+        exception, whose text holds the class and message. Lengths that differ between
+        partitions are only seen by `push` (or when declared): declare them for a check that
+        holds everywhere. Bad arguments raise `UsageError`, a missing column `EncodeError`, on
+        the driver."""
         if intra_batch_size < 1:
-            raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
+            raise UsageError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
         _check_columns(df, self.plan)
         store = _store_kw(vector_lengths, vector_fit, strict_store)
         # The store rules against the plan, on the driver, before any executor runs.
         Encoder(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
         fn = _encode_partitions(self.plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)
-        return df.select(*self.plan.input_columns()).mapInArrow(fn, _message_struct())
+        source = df.select(*self.plan.input_columns())
+        messages = source.mapInArrow(fn, _message_struct())
+        setattr(messages, _ENCODING,
+                (source, (self.plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)))
+        return messages
 
     def write_protobuf_df_to_kafka(self, df, kafka_bootstrap_servers: str, kafka_topic: str,
                                    additional_options: dict = {}, kafka_num_batches: int = 1, *,
@@ -297,13 +349,19 @@ class OnlineFeatureStorePyClient:
         classpath; returns None). `engine="native"`: the Rust producer in each executor: every
         message acknowledged and counted; returns the counts and raises `DeliveryError` if any
         message was not delivered. `"auto"` (default): Spark's sink when the connector is there,
-        else native. With `check_first` (native), the DataFrame is computed once without sending,
-        so bad data fails before anything is produced.
+        else native. With `check_first`, a DataFrame straight from
+        `generate_df_with_protobuf_messages` is encoded once without sending (on either engine),
+        so bad data fails before anything is produced, as `EncodeError` / `StoreError` with the
+        executor's message; any other message DataFrame is computed once (native engine only),
+        its errors then Spark's own exception. Errors while sending natively come back as their
+        class (`KafkaError` ...); Spark's sink raises its own.
         """
         if engine not in _ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
+            raise UsageError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
         if kafka_num_batches < 1:
-            raise ValueError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+            raise UsageError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+        if check_first and _check_encoding(df):
+            check_first = False
         if engine in ("auto", "spark"):
             try:
                 return self._write_with_spark(df, kafka_bootstrap_servers, kafka_topic, additional_options,
@@ -320,12 +378,12 @@ class OnlineFeatureStorePyClient:
         kafka_config = {"kafka.bootstrap.servers": kafka_bootstrap_servers, "topic": kafka_topic}
         kafka_config.update(additional_options or {})
         if kafka_num_batches == 1:
-            _run(lambda: df.drop("intra_batch_id").write.format("kafka").options(**kafka_config).save())
+            df.drop("intra_batch_id").write.format("kafka").options(**kafka_config).save()
             return None
         df = df.withColumn("batch_no", F.col("intra_batch_id") % kafka_num_batches).drop("intra_batch_id")
         for i in range(kafka_num_batches):
             batch = df.filter(F.col("batch_no") == i).drop("batch_no")
-            _run(lambda: batch.write.format("kafka").options(**kafka_config).save())
+            batch.write.format("kafka").options(**kafka_config).save()
         return None
 
     def _write_native(self, df, kafka_bootstrap_servers, kafka_topic, additional_options, kafka_num_batches,
@@ -336,13 +394,12 @@ class OnlineFeatureStorePyClient:
         # Options and brokers are checked here, before any executor runs.
         KafkaSink(bootstrap, topic, options, connect_timeout).finish()
         if check_first:
-            _run(lambda: df.select("value").count())
+            df.select("value").count()
         total = None
         for i in range(kafka_num_batches):
             part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
             send = _send_partitions(bootstrap, topic, options, connect_timeout)
-            rows = _run(lambda: part.mapInArrow(send, _REPORT_DDL).collect())
-            report = _sum_reports(rows)
+            report = _sum_reports(_collect_reports(part, send))
             total = report if total is None else _add(total, report)
             if report["failed"] or report["unsent"]:
                 raise DeliveryError(total)
@@ -354,8 +411,10 @@ class OnlineFeatureStorePyClient:
              connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
              vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
         """Encodes and produces in one pass on the executors: the message DataFrame is never
-        made. Returns the counts; raises `DeliveryError` if any message was not delivered and
-        `EncodeError` for bad data (found before anything is sent, with `check_first`)."""
+        made. Returns the counts; raises `DeliveryError` if any message was not delivered,
+        `EncodeError` / `StoreError` for bad data (found before anything is sent, with
+        `check_first`), `KafkaError` when Kafka fails, `UsageError` for bad arguments: each as
+        itself, with the executor's message when an executor raised it."""
         return push(df, self.plan, kafka_bootstrap_servers, kafka_topic, additional_options,
                     intra_batch_size, kafka_num_batches, allow_out_of_range=allow_out_of_range,
                     max_message_bytes=max_message_bytes, check_first=check_first,
@@ -398,9 +457,9 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
     `check_first`, every vector feature's rows must share one length across all partitions
     (`StoreError` before anything is sent); without it, within each executor."""
     if intra_batch_size < 1:
-        raise ValueError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
+        raise UsageError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
     if kafka_num_batches < 1:
-        raise ValueError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+        raise UsageError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
     _check_columns(df, plan)
     store = _store_kw(vector_lengths, vector_fit, strict_store)
     Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
@@ -409,13 +468,13 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
     df = df.select(*plan.input_columns())
     if check_first:
         count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)
-        rows = _run(lambda: df.mapInArrow(count, _REPORT_DDL).collect())
+        rows = _collect_reports(df, count)
         check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
     total = None
     for i in range(kafka_num_batches):
         fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                               max_message_bytes, connect_timeout, i, kafka_num_batches, store)
-        report = _sum_reports(_run(lambda: df.mapInArrow(fn, _REPORT_DDL).collect()))
+        report = _sum_reports(_collect_reports(df, fn))
         total = report if total is None else _add(total, report)
         if report["failed"] or report["unsent"]:
             raise DeliveryError(total)

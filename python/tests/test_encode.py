@@ -166,7 +166,8 @@ def test_pusher_rounds_and_missing_topic(kafka_bootstrap, topic):
     assert [sent[0], sent[1], sent[2]] == [3, 3, 2]
     with pytest.raises(onfs_push.KafkaError, match="does not exist"):
         onfs_push.KafkaSink(kafka_bootstrap, "no-such-topic-here", connect_timeout=10)
-    with pytest.raises(onfs_push.KafkaError, match="kafka.no.such.option"):
+    # A wrong option is a usage error (a ValueError), not Kafka's.
+    with pytest.raises(onfs_push.UsageError, match="kafka.no.such.option"):
         onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.no.such.option": "1"})
 
 

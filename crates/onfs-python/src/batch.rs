@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
+use crate::errors;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, BinaryArray, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use onfs_core::EncodedMessage;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3_arrow::PySchema;
 
+/// The one definition of the message table: every batch the encoder hands to Python has it,
+/// and Python's `MESSAGE_SCHEMA` and the Spark schema are made from it.
 pub fn message_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("value", DataType::Binary, false),
@@ -37,14 +40,14 @@ pub struct MessageRef<'a> {
 pub fn batch_messages(batch: &RecordBatch) -> PyResult<Vec<MessageRef<'_>>> {
     let schema = batch.schema();
     let value = schema.index_of("value").map_err(|_| {
-        PyValueError::new_err(format!(
+        errors::usage(format!(
             "the message batch has no \"value\" column; its columns are: {}",
             column_names(&schema)
         ))
     })?;
     let values = batch.column(value);
     if values.null_count() > 0 {
-        return Err(PyValueError::new_err(
+        return Err(errors::usage(
             "column \"value\" holds a null: every message needs a value",
         ));
     }
@@ -53,7 +56,7 @@ pub fn batch_messages(batch: &RecordBatch) -> PyResult<Vec<MessageRef<'_>>> {
         DataType::LargeBinary => values.as_binary::<i64>().iter().flatten().collect(),
         DataType::BinaryView => values.as_binary_view().iter().flatten().collect(),
         other => {
-            return Err(PyValueError::new_err(format!(
+            return Err(errors::usage(format!(
                 "column \"value\" has Arrow type {other}; expected binary"
             )))
         }
@@ -74,7 +77,7 @@ pub fn batch_messages(batch: &RecordBatch) -> PyResult<Vec<MessageRef<'_>>> {
                     .map(|v| v.unwrap_or(0) as i64)
                     .collect(),
                 other => {
-                    return Err(PyValueError::new_err(format!(
+                    return Err(errors::usage(format!(
                         "column \"intra_batch_id\" has Arrow type {other}; expected int64"
                     )))
                 }
@@ -98,6 +101,13 @@ fn column_names(schema: &Schema) -> String {
         .map(|f| f.name().as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The message table's schema (`value binary not null, intra_batch_id int64 not null`) as a
+/// `pyarrow.Schema`.
+#[pyfunction(name = "message_schema")]
+pub fn py_message_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    PySchema::new(message_schema()).into_pyarrow(py)
 }
 
 /// The number of rows (`data` entries) in one serialized `persist.Query`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use onfs_core::store::{FirstLengths, VectorTally};
 use onfs_core::{EncodeStats, Encoder, EncoderOptions, Plan, StoreRules, VectorFit};
-use pyo3::exceptions::{PyUserWarning, PyValueError};
+use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -29,7 +29,7 @@ impl StoreKw {
             None => VectorFit::Check,
             Some(t) => t
                 .parse::<VectorFit>()
-                .map_err(|e| PyValueError::new_err(format!("vector_fit: {e}")))?,
+                .map_err(|e| errors::usage(format!("vector_fit: {e}")))?,
         };
         let mut vector_lengths: Vec<(String, usize)> = self
             .vector_lengths
@@ -85,7 +85,7 @@ pub fn check_vector_tallies(py: Python<'_>, tallies: Vec<String>) -> PyResult<()
         let mut all = EncodeStats::default();
         for t in &tallies {
             let vectors: Vec<VectorTally> = serde_json::from_str(t)
-                .map_err(|e| PyValueError::new_err(format!("not vector tallies: {e}")))?;
+                .map_err(|e| errors::usage(format!("not vector tallies: {e}")))?;
             all.merge(&EncodeStats {
                 vectors,
                 ..Default::default()
@@ -101,7 +101,7 @@ pub fn encoder_options(
     max_message_bytes: Option<i64>,
 ) -> PyResult<EncoderOptions> {
     if intra_batch_size < 1 {
-        return Err(PyValueError::new_err(format!(
+        return Err(errors::usage(format!(
             "intra_batch_size must be at least 1, not {intra_batch_size}"
         )));
     }
@@ -109,7 +109,7 @@ pub fn encoder_options(
         None => None,
         Some(n) if n >= 1 => Some(n as usize),
         Some(n) => {
-            return Err(PyValueError::new_err(format!(
+            return Err(errors::usage(format!(
                 "max_message_bytes must be at least 1, not {n}"
             )))
         }
@@ -219,8 +219,8 @@ impl PyEncoder {
         stats_dict(py, self.inner.stats())
     }
 
-    /// Every column the encoder reads.
+    /// Every column the encoder reads, each once (`Plan.input_columns`).
     fn input_columns(&self) -> Vec<String> {
-        self.inner.input_columns()
+        self.inner.input_columns().to_vec()
     }
 }

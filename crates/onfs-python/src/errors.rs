@@ -1,7 +1,21 @@
-//! Errors as Python exceptions, carrying the command line's messages.
+//! Errors as Python exceptions, carrying the command line's messages. Each Rust error *variant*
+//! picks its class of the hierarchy documented in `onfs_push.errors`:
+//!
+//! ```text
+//! OnfsError
+//! ├── MetadataError          metadata service / metadata JSON
+//! ├── PlanError              no plan from the metadata (unknown group ...)
+//! ├── SourceError (+ValueError, defined in Python)
+//! ├── EncodeError            a row cannot be encoded
+//! │   └── StoreError         the online store's rules
+//! ├── DeliveryError (defined in Python), KafkaError
+//! ├── UsageError (+ValueError, defined in Python)   bad arguments and options
+//! └── VerifyError (defined in Python), StoreReadError
+//! ```
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::PyException;
+use pyo3::import_exception;
 use pyo3::prelude::*;
 
 create_exception!(
@@ -44,8 +58,11 @@ create_exception!(
     onfs_push._onfs,
     KafkaError,
     OnfsError,
-    "Kafka cannot be reached, the topic is missing, or an option is wrong."
+    "Kafka cannot be reached, the topic is missing, or a send failed."
 );
+// Both an `OnfsError` and a `ValueError` (a class of two bases), so defined in Python; imported
+// when first raised.
+import_exception!(onfs_push.errors, UsageError);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -59,7 +76,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// A bad argument or option: `UsageError` (a `ValueError`).
+pub fn usage(message: impl Into<String>) -> PyErr {
+    UsageError::new_err(message.into())
+}
+
 pub fn metadata(e: onfs_core::MetadataError) -> PyErr {
+    match e {
+        onfs_core::MetadataError::BadUrl { .. } => usage(e.to_string()),
+        e => MetadataError::new_err(e.to_string()),
+    }
+}
+
+pub fn metadata_format(e: onfs_core::metadata::MetadataFormatError) -> PyErr {
     MetadataError::new_err(e.to_string())
 }
 
@@ -81,11 +110,23 @@ pub fn encode(e: onfs_core::EncodeError) -> PyErr {
     if let onfs_core::EncodeError::Store(s) = e {
         return store(*s);
     }
-    // The command line's advice, in this API's spelling.
-    EncodeError::new_err(
-        e.to_string()
-            .replace("--allow-out-of-range", "allow_out_of_range=True"),
-    )
+    let hint = match &e {
+        onfs_core::EncodeError::OutOfRange { .. } => {
+            "\nhint: allow_out_of_range=True sends such values as the original client did"
+        }
+        _ => "",
+    };
+    EncodeError::new_err(format!("{e}{hint}"))
+}
+
+/// Filling nulls: a default the metadata gives that does not parse is the metadata's fault; a
+/// feature column missing from the DataFrame is the caller's.
+pub fn fill(e: onfs_core::transform::FillError) -> PyErr {
+    use onfs_core::transform::FillError::*;
+    match e {
+        BadDefault { .. } => MetadataError::new_err(e.to_string()),
+        MissingColumn { .. } => usage(e.to_string()),
+    }
 }
 
 /// A Kafka error; a bad argument is a ValueError naming its keyword, as Python's checks say.
@@ -101,22 +142,21 @@ pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
     match e {
         E::Missing {
             setting: Setting::Brokers,
-        } => {
-            PyValueError::new_err("kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]")
-        }
+        } => usage("kafka_bootstrap_servers is empty; pass HOST:PORT[,HOST:PORT...]"),
         E::Missing {
             setting: Setting::Topic,
-        } => PyValueError::new_err("kafka_topic is empty"),
-        E::Missing { setting } => PyValueError::new_err(format!("{} is empty", keyword(setting))),
+        } => usage("kafka_topic is empty"),
+        E::Missing { setting } => usage(format!("{} is empty", keyword(setting))),
         E::Invalid {
             setting,
             value,
             expected,
-        } => PyValueError::new_err(format!(
+        } => usage(format!(
             "{} must be {expected}, not {value}",
             keyword(setting)
         )),
-        E::Round { index, count } => PyValueError::new_err(format!(
+        E::Option { .. } => usage(e.to_string()),
+        E::Round { index, count } => usage(format!(
             "round_index must be in 0..rounds and rounds at least 1, not {index} of {count}"
         )),
         e => KafkaError::new_err(e.to_string()),
@@ -124,5 +164,9 @@ pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
 }
 
 pub fn verify(e: onfs_verify::VerifyError) -> PyErr {
-    StoreReadError::new_err(e.to_string())
+    use onfs_verify::VerifyError::*;
+    match e {
+        BadAddress { .. } | BadCredential { .. } => usage(e.to_string()),
+        e => StoreReadError::new_err(e.to_string()),
+    }
 }

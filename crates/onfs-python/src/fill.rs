@@ -1,8 +1,8 @@
 //! `DefaultFill`: nulls of every feature column replaced by the metadata's default, with the
 //! command line's parsing rules (scalars cast to the column's type, vectors written `[a,b]`).
 
+use crate::errors;
 use onfs_core::transform::DefaultFill;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -41,7 +41,7 @@ impl PyDefaultFill {
             }
             slot.as_mut().expect("made above").fill(&batch)
         });
-        let filled = filled.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let filled = filled.map_err(errors::fill)?;
         PyRecordBatch::new(filled).into_pyarrow(py)
     }
 

@@ -22,6 +22,7 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sink::PyPusher>()?;
     m.add_class::<fill::PyDefaultFill>()?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(batch::py_message_schema, m)?)?;
     m.add_function(wrap_pyfunction!(encoder::check_vector_tallies, m)?)?;
     m.add_function(wrap_pyfunction!(partition::newest_partition, m)?)?;
     m.add_function(wrap_pyfunction!(partition::partitions_in_range, m)?)?;

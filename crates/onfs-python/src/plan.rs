@@ -2,7 +2,6 @@
 
 use onfs_core::metadata::{fetch_metadata, MetadataRequest};
 use onfs_core::{Metadata, Plan};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::time::Duration;
@@ -34,7 +33,7 @@ pub(crate) fn seconds(name: &str, v: f64, zero_ok: bool) -> PyResult<Duration> {
     if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(PyValueError::new_err(format!(
+        Err(errors::usage(format!(
             "{name} must be a {} number of seconds, not {v}",
             if zero_ok { "non-negative" } else { "positive" }
         )))
@@ -75,8 +74,7 @@ impl PyPlan {
         metadata_json: &str,
         fgs_to_consider: Option<Vec<String>>,
     ) -> PyResult<PyPlan> {
-        let metadata = Metadata::from_json(metadata_json)
-            .map_err(|e| errors::MetadataError::new_err(e.to_string()))?;
+        let metadata = Metadata::from_json(metadata_json).map_err(errors::metadata_format)?;
         PyPlan::build(metadata, fgs_to_consider.unwrap_or_default())
     }
 
@@ -95,17 +93,10 @@ impl PyPlan {
         self.groups.clone()
     }
 
-    /// Every column the encoder reads: the entity columns, then each group's renamed columns.
+    /// Every column the encoder reads, each once: the entity columns, then each group's
+    /// renamed columns.
     fn input_columns(&self) -> Vec<String> {
-        let mut cols = self.plan.entity_columns.clone();
-        for g in &self.plan.feature_groups {
-            for c in &g.columns {
-                if !cols.contains(c) {
-                    cols.push(c.clone());
-                }
-            }
-        }
-        cols
+        self.plan.input_columns()
     }
 
     /// The plan as JSON text, in the shape `onfs-push plan --json` prints.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use onfs_verify::{SampleSize, Sampler, TlsOptions, VerifyOptions};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -25,11 +25,7 @@ impl PySampler {
     fn new(sample: Option<usize>, seed: Option<u64>) -> PyResult<Self> {
         let size = match sample {
             None => SampleSize::All,
-            Some(0) => {
-                return Err(PyValueError::new_err(
-                    "sample must be at least 1, or None for all",
-                ))
-            }
+            Some(0) => return Err(errors::usage("sample must be at least 1, or None for all")),
             Some(n) => SampleSize::Count(n),
         };
         let seed = seed.unwrap_or_else(|| {
@@ -79,7 +75,7 @@ pub fn verify(
     keys_per_request: usize,
 ) -> PyResult<String> {
     if keys_per_request == 0 {
-        return Err(PyValueError::new_err("keys_per_request must be at least 1"));
+        return Err(errors::usage("keys_per_request must be at least 1"));
     }
     let mut opts = VerifyOptions::new(store, caller_id);
     opts.token = token.filter(|t| !t.is_empty());

@@ -108,6 +108,8 @@ struct GroupSpec {
     vector: bool,
     data_type: String,
     columns: Vec<String>,
+    /// Where each of `columns` is in `Encoder::inputs`.
+    inputs: Vec<usize>,
     /// The index of the group's first column in `EncodeStats::vectors` (vector groups).
     first_slot: usize,
 }
@@ -115,6 +117,10 @@ struct GroupSpec {
 /// A stateful encoder: rows carry over from one batch to the next until a message is full.
 pub struct Encoder {
     entity_columns: Vec<String>,
+    /// Every column read, each once (`Plan::input_columns`); `key_inputs` and each group's
+    /// `inputs` point into it.
+    inputs: Vec<String>,
+    key_inputs: Vec<usize>,
     groups: Vec<GroupSpec>,
     header: Vec<u8>,
     opts: EncoderOptions,
@@ -203,6 +209,13 @@ impl Encoder {
             }
             end(&mut header, s);
         }
+        let inputs = plan.input_columns();
+        let input = |name: &String| {
+            inputs
+                .iter()
+                .position(|c| c == name)
+                .expect("every planned column is an input column")
+        };
         let mut slot = 0;
         let groups = plan
             .feature_groups
@@ -217,6 +230,7 @@ impl Encoder {
                     vector: g.data_type.vector,
                     data_type: g.data_type.to_string(),
                     columns: g.columns.clone(),
+                    inputs: g.columns.iter().map(input).collect(),
                     first_slot,
                 }
             })
@@ -243,6 +257,8 @@ impl Encoder {
         Ok(Encoder {
             parked: (0..lanes).map(|_| Lane::default()).collect(),
             entity_columns: plan.entity_columns.clone(),
+            key_inputs: plan.entity_columns.iter().map(input).collect(),
+            inputs,
             groups,
             buf: Vec::with_capacity(header.len() + 512 * opts.batch_size),
             header,
@@ -262,13 +278,10 @@ impl Encoder {
         &self.stats
     }
 
-    /// Every column the encoder reads: entity columns, then each group's renamed columns.
-    pub fn input_columns(&self) -> Vec<String> {
-        let mut cols = self.entity_columns.clone();
-        for g in &self.groups {
-            cols.extend(g.columns.iter().cloned());
-        }
-        cols
+    /// Every column the encoder reads, each once: entity columns, then each group's renamed
+    /// columns (`Plan::input_columns`).
+    pub fn input_columns(&self) -> &[String] {
+        &self.inputs
     }
 
     /// Encodes a batch; returns the messages it completed.
@@ -425,9 +438,15 @@ impl Encoder {
                 }),
             }
         };
+        // Every input column looked up once, in order: the first missing one is the error.
+        let arrays = self
+            .inputs
+            .iter()
+            .map(|name| column(name))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut keys = Vec::with_capacity(self.entity_columns.len());
-        for name in &self.entity_columns {
-            let (_, array) = column(name)?;
+        for (name, &i) in self.entity_columns.iter().zip(&self.key_inputs) {
+            let (_, array) = arrays[i];
             let leaf = Leaf::bind(array).ok_or_else(|| EncodeError::UnsupportedKeyType {
                 column: name.clone(),
                 arrow_type: array.data_type().to_string(),
@@ -437,8 +456,8 @@ impl Encoder {
         let mut groups = Vec::with_capacity(self.groups.len());
         for g in &self.groups {
             let mut cols = Vec::with_capacity(g.columns.len());
-            for name in &g.columns {
-                let (field_name, array) = column(name)?;
+            for (name, &i) in g.columns.iter().zip(&g.inputs) {
+                let (field_name, array) = arrays[i];
                 let unsupported = || EncodeError::UnsupportedType {
                     column: name.clone(),
                     arrow_type: array.data_type().to_string(),

@@ -173,6 +173,19 @@ impl Plan {
         })
     }
 
+    /// Every column the encoder reads, each once: the entity columns, then each group's renamed
+    /// columns, in plan order.
+    pub fn input_columns(&self) -> Vec<String> {
+        let mut cols: Vec<String> = Vec::new();
+        let groups = self.feature_groups.iter().flat_map(|g| &g.columns);
+        for c in self.entity_columns.iter().chain(groups) {
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
+        cols
+    }
+
     pub fn column(&self, renamed: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == renamed)
     }
@@ -238,6 +251,23 @@ mod tests {
             ]
         );
         assert_eq!(p.column("orders___g2___a").unwrap().default, "1");
+    }
+
+    #[test]
+    fn input_columns_are_the_entity_then_each_groups_columns_once() {
+        let mut p = Plan::build(&meta(), &[]).unwrap();
+        let want = [
+            "user_id",
+            "orders___g1___a",
+            "t___g1___b",
+            "orders___g2___a",
+        ];
+        assert_eq!(p.input_columns(), want);
+        // A column listed twice (here by a second group) is read once, where first listed.
+        let mut again = p.feature_groups[0].clone();
+        again.label = "g3".into();
+        p.feature_groups.push(again);
+        assert_eq!(p.input_columns(), want);
     }
 
     #[test]
