@@ -206,12 +206,51 @@ pub fn register(ctx: &SessionContext, url: &Url, opts: &StorageOptions) -> Resul
     Ok(())
 }
 
+/// The instance metadata services the cloud clients fall back to when nothing in the
+/// environment or the options gives credentials: the clouds' own addresses, or those the
+/// environment or the options point them at.
+fn metadata_services(opts: &StorageOptions) -> Vec<String> {
+    let mut hosts: Vec<String> = ["169.254.169.254", "metadata.google.internal"]
+        .map(String::from)
+        .to_vec();
+    for var in [
+        "AWS_METADATA_ENDPOINT",
+        "GCE_METADATA_HOST",
+        "GCE_METADATA_ROOT",
+        "GCE_METADATA_IP",
+        "AZURE_MSI_ENDPOINT",
+        "IDENTITY_ENDPOINT",
+        "MSI_ENDPOINT",
+    ] {
+        hosts.extend(std::env::var(var).ok());
+    }
+    for key in ["aws_metadata_endpoint", "metadata_endpoint", "azure_msi_endpoint", "msi_endpoint"] {
+        hosts.extend(opts.options.get(key).cloned());
+    }
+    hosts
+        .into_iter()
+        .map(|h| {
+            let h = h.trim().to_ascii_lowercase();
+            let h = h.split("://").last().unwrap_or_default().to_string();
+            h.split('/').next().unwrap_or_default().to_string()
+        })
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
 /// An object store error in words a user can act on, naming the URL.
 pub fn explain(url: &Url, e: &object_store::Error, opts: &StorageOptions) -> String {
     let text = condense(&opts.scrub(&e.to_string()));
     let lower = text.to_ascii_lowercase();
     let cloud = Cloud::of(url);
-    if lower.contains("169.254.169.254") || lower.contains("metadata.google.internal") {
+    // A host named as itself: `127.0.0.1:9` is not `127.0.0.1:9000`.
+    let names = |host: &str| {
+        lower.match_indices(host).any(|(i, _)| {
+            !lower[i + host.len()..]
+                .starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        })
+    };
+    if metadata_services(opts).iter().any(|host| names(host)) {
         // Nothing in the environment or the options: the client fell back to instance metadata.
         let hint = cloud.map(Cloud::credential_hint).unwrap_or("credentials");
         return format!("{url}: no credentials found; set {hint}");
@@ -288,6 +327,25 @@ mod tests {
             assert_eq!(Cloud::of(&Url::parse(u).unwrap()), Some(c), "{u}");
         }
         assert_eq!(Cloud::of(&Url::parse("file:///x/").unwrap()), None);
+    }
+
+    #[test]
+    fn a_failed_instance_metadata_probe_means_no_credentials() {
+        let url = Url::parse("s3://b/p/").unwrap();
+        let mut o = StorageOptions::default();
+        o.set("aws_metadata_endpoint", "http://127.0.0.1:9").unwrap();
+        let probe = |at: &str| object_store::Error::Generic {
+            store: "S3",
+            source: format!("Error performing PUT http://{at}/latest/api/token after 10 retries")
+                .into(),
+        };
+        for at in ["169.254.169.254", "127.0.0.1:9"] {
+            let text = explain(&url, &probe(at), &o);
+            assert!(text.contains("no credentials found"), "{at}: {text}");
+        }
+        // An endpoint whose port only begins like the metadata service's is not it.
+        let text = explain(&url, &probe("127.0.0.1:9000"), &o);
+        assert!(!text.contains("no credentials found"), "{text}");
     }
 
     #[test]

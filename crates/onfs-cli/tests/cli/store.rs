@@ -412,7 +412,7 @@ fn the_examples_follow_the_store_rules() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let report = tmp.path().join("report.json");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_onfs-push"))
+    let run = onfs_command()
         .current_dir(repo())
         .args(["run", "--config", "examples/job.toml", "--out"])
         .arg(&out)

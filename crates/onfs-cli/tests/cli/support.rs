@@ -27,8 +27,28 @@ pub fn onfs(args: &[&str]) -> Run {
     onfs_env(args, &[])
 }
 
-pub fn onfs_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The command line, made to reach no host but this one: with no credentials, the cloud
+/// clients look for a cloud's instance metadata service (169.254.169.254 and its names); here it
+/// is a closed port on loopback, so the probe fails at once and nothing leaves the machine.
+pub fn onfs_command() -> Command {
+    const CLOSED: &str = "127.0.0.1:9";
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_onfs-push"));
+    cmd.env("AWS_METADATA_ENDPOINT", format!("http://{CLOSED}"))
+        .env("GCE_METADATA_HOST", CLOSED)
+        .env("GCE_METADATA_IP", CLOSED)
+        .env(
+            "AZURE_MSI_ENDPOINT",
+            format!("http://{CLOSED}/metadata/identity/oauth2/token"),
+        )
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("MSI_ENDPOINT")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    cmd
+}
+
+pub fn onfs_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = onfs_command();
     cmd.args(args)
         .env_remove("ONFS_JOB_TOKEN")
         .env_remove("ONFS_LOG");

@@ -222,7 +222,7 @@ fn run_and_consume(lose: usize, wait: &str) -> (Run, serde_json::Value) {
     store.set_plan_defaults(&plan);
     let server = store.serve();
     let report = tmp.path().join("report.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_onfs-push"))
+    let mut child = onfs_command()
         .args(["run", "--config", p(&config), "--kafka-brokers"])
         .arg(&broker().bootstrap)
         .args([
