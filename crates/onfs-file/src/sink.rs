@@ -6,10 +6,8 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use onfs_core::encode::{message_batch, message_schema};
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
@@ -76,13 +74,6 @@ pub struct DirSink {
 
 const PARQUET_ROWS_PER_BATCH: usize = 4096;
 
-fn proto_df_schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
-        Field::new("value", DataType::Binary, false),
-        Field::new("intra_batch_id", DataType::Int64, false),
-    ]))
-}
-
 impl DirSink {
     /// Prepares `dir`: it must not exist, be empty, or (with `overwrite`) hold an earlier run.
     pub fn create(dir: &Path, format: OutFormat, overwrite: bool) -> Result<DirSink, FileError> {
@@ -122,7 +113,7 @@ impl DirSink {
             }
             OutFormat::Parquet => Writer::Parquet {
                 writer: Box::new(
-                    ArrowWriter::try_new(file, proto_df_schema(), None)
+                    ArrowWriter::try_new(file, message_schema(), None)
                         .map_err(|e| FileError::parquet(&tmp, e))?,
                 ),
                 values: Vec::new(),
@@ -230,10 +221,9 @@ fn flush_parquet(
     if values.is_empty() {
         return Ok(());
     }
-    let v: ArrayRef = Arc::new(BinaryArray::from_iter_values(values.iter()));
-    let i: ArrayRef = Arc::new(Int64Array::from(std::mem::take(ids)));
+    let batch = message_batch(values.iter().map(Vec::as_slice).zip(ids.iter().copied()));
     values.clear();
-    let batch = RecordBatch::try_new(proto_df_schema(), vec![v, i])?;
+    ids.clear();
     writer.write(&batch)
 }
 

@@ -1,33 +1,15 @@
 //! Arrow batches in and out: the message table (`value binary not null, intra_batch_id long not
 //! null`, the original's message DataFrame) and reading one back for sending.
 
-use std::sync::Arc;
-
 use crate::errors;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, BinaryArray, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use onfs_core::EncodedMessage;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, Schema};
 use pyo3::prelude::*;
 use pyo3_arrow::PySchema;
 
-/// The one definition of the message table: every batch the encoder hands to Python has it,
-/// and Python's `MESSAGE_SCHEMA` and the Spark schema are made from it.
-pub fn message_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("value", DataType::Binary, false),
-        Field::new("intra_batch_id", DataType::Int64, false),
-    ]))
-}
-
-/// The messages as one record batch, in order.
-pub fn messages_to_batch(messages: &[EncodedMessage]) -> RecordBatch {
-    let values = BinaryArray::from_iter_values(messages.iter().map(|m| m.value.as_slice()));
-    let ids = Int64Array::from_iter_values(messages.iter().map(|m| m.intra_batch_id));
-    RecordBatch::try_new(message_schema(), vec![Arc::new(values), Arc::new(ids)])
-        .expect("message batch matches its schema")
-}
+pub use onfs_core::encode::{message_schema, messages_to_batch};
 
 /// One message of a message batch, borrowed.
 pub struct MessageRef<'a> {

@@ -224,7 +224,12 @@ fn metadata_services(opts: &StorageOptions) -> Vec<String> {
     ] {
         hosts.extend(std::env::var(var).ok());
     }
-    for key in ["aws_metadata_endpoint", "metadata_endpoint", "azure_msi_endpoint", "msi_endpoint"] {
+    for key in [
+        "aws_metadata_endpoint",
+        "metadata_endpoint",
+        "azure_msi_endpoint",
+        "msi_endpoint",
+    ] {
         hosts.extend(opts.options.get(key).cloned());
     }
     hosts
@@ -246,8 +251,7 @@ pub fn explain(url: &Url, e: &object_store::Error, opts: &StorageOptions) -> Str
     // A host named as itself: `127.0.0.1:9` is not `127.0.0.1:9000`.
     let names = |host: &str| {
         lower.match_indices(host).any(|(i, _)| {
-            !lower[i + host.len()..]
-                .starts_with(|c: char| c.is_ascii_digit() || c == '.')
+            !lower[i + host.len()..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
         })
     };
     if metadata_services(opts).iter().any(|host| names(host)) {
@@ -333,7 +337,8 @@ mod tests {
     fn a_failed_instance_metadata_probe_means_no_credentials() {
         let url = Url::parse("s3://b/p/").unwrap();
         let mut o = StorageOptions::default();
-        o.set("aws_metadata_endpoint", "http://127.0.0.1:9").unwrap();
+        o.set("aws_metadata_endpoint", "http://127.0.0.1:9")
+            .unwrap();
         let probe = |at: &str| object_store::Error::Generic {
             store: "S3",
             source: format!("Error performing PUT http://{at}/latest/api/token after 10 retries")

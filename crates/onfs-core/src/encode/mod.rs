@@ -3,11 +3,13 @@
 mod column;
 mod encoder;
 mod error;
+mod message_table;
 pub mod pyfmt;
 pub mod wire;
 
 pub use encoder::{EncodeStats, EncodedMessage, Encoder, EncoderOptions};
 pub use error::EncodeError;
+pub use message_table::{message_batch, message_schema, messages_to_batch};
 
 /// Python `str()` of the value at `row` of a key column, appended to `out` (`"null"` for a null,
 /// `"<unsupported>"` for a type no key can have).
