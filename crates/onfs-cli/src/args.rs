@@ -314,6 +314,30 @@ pub enum DuplicateKeyArg {
 }
 
 #[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The push ledger's location: a local folder or an object store URL (s3, s3a, gs, az,
+    /// abfss; with --storage-option). Per job it records what each entity's groups held when
+    /// sent, the partitions pushed and the runs; committed only once everything was delivered.
+    /// One run per job at a time. A pass whose partitions a successful run pushed is skipped.
+    #[arg(long = "state", value_name = "URL")]
+    pub location: Option<String>,
+
+    /// Send only the feature groups whose values differ from the ledger (or are new): a row
+    /// carries just those groups. Needs --state.
+    #[arg(long)]
+    pub changed_only: bool,
+
+    /// With --changed-only, also send groups last sent longer ago than this (30m, 12h, 7d;
+    /// `never`), for stores that expire values. Default 7d.
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_after: Option<String>,
+
+    /// Push partitions the ledger says were pushed already.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub metadata: MetadataArgs,
@@ -383,6 +407,9 @@ pub struct RunArgs {
     /// No progress and no periodic log lines.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 
     /// After the push is delivered, read a sample of its entities back from the online store
     /// and compare (as `verify`; --store, --caller-id, --wait ...): --verify (1000 entities),

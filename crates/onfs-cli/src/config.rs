@@ -31,7 +31,18 @@ pub struct JobConfig {
     pub output: OutputSection,
     pub kafka: Option<KafkaSection>,
     #[serde(default)]
+    pub state: StateSection,
+    #[serde(default)]
     pub jobs: Vec<EntityJob>,
+}
+
+/// `[state]`: the push ledger (see `--state`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    pub location: Option<String>,
+    pub changed_only: Option<bool>,
+    pub refresh_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

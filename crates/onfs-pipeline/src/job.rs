@@ -9,7 +9,7 @@ use onfs_sources::{
     StorageOptions,
 };
 
-use crate::PipelineError;
+use crate::{Changes, PipelineError};
 
 /// The query engine's limits and the object store options, the same for every job of a run.
 #[derive(Debug, Clone)]
@@ -70,6 +70,8 @@ pub struct Job<'a> {
     /// Count each source's rows for the report (one extra scan per source).
     pub count_sources: bool,
     pub engine: EngineOptions,
+    /// Changed-only: the push ledger rows are compared with (and recorded in).
+    pub changes: Option<&'a Changes>,
 }
 
 impl Job<'_> {

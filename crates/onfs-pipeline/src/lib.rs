@@ -8,13 +8,16 @@
 //! Where the messages go (message files, Kafka, nowhere) is the caller's: the command line's
 //! `run` hands them to its output; a front end shows progress from [`Counters`].
 
+mod changes;
 mod counters;
 mod error;
 mod job;
 mod pass;
 mod report;
 
+pub use changes::{Changes, GroupCounts, MAX_GROUPS};
 pub use counters::Counters;
 pub use error::PipelineError;
 pub use job::{EngineOptions, Job};
+pub use pass::PreparedPass;
 pub use report::PassReport;

@@ -2,92 +2,230 @@
 //! own thread through the transform and the encoder; the messages handed to the caller on the
 //! calling thread, as they are made.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_select::take::take_record_batch;
 use futures::StreamExt;
 use onfs_core::transform::{DefaultFill, DuplicateKeys, OnDuplicateKey};
-use onfs_core::{EncodeStats, EncodedMessage, Encoder, EncoderOptions};
-use onfs_sources::{JoinedSources, PartitionSelection};
+use onfs_core::{EncodeStats, EncodedMessage, Encoder, EncoderOptions, Plan};
+use onfs_sources::{JoinedSources, PartitionSelection, SourceRead};
 
+use crate::changes::Changes;
 use crate::counters::Counters;
 use crate::{Job, PassReport, PipelineError};
 
 /// What one encoding thread hands to the caller's thread.
 enum Batch {
     Messages(Vec<EncodedMessage>),
-    Done(Box<EncodeStats>, Vec<u64>),
+    /// The stream's counts, nulls filled per column, rows with nothing to send.
+    Done(Box<EncodeStats>, Vec<u64>, u64),
 }
 
-/// One stream's steps after the join: duplicates, defaults, encoding.
+/// One stream's steps after the join: duplicates, defaults, (changed-only) the groups each
+/// row sends, encoding.
 struct Steps<'a> {
-    keys: &'a [String],
+    plan: &'a Plan,
     dedupe: &'a Mutex<DuplicateKeys>,
     fill: DefaultFill,
+    /// Every group.
     encoder: Encoder,
+    changes: Option<&'a Changes>,
+    /// Changed-only: an encoder per set of groups some rows send (by bit mask).
+    subsets: HashMap<u64, Encoder>,
+    options: &'a EncoderOptions,
+    /// Changed-only: rows with nothing to send.
+    unchanged: u64,
     counters: &'a Counters,
 }
 
 impl Steps<'_> {
     fn batch(&mut self, batch: RecordBatch) -> Result<Vec<EncodedMessage>, PipelineError> {
         Counters::add(&self.counters.rows_read, batch.num_rows() as u64);
-        let (keys, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, self.keys)?;
+        let keys = &self.plan.entity_columns;
+        let (key_hashes, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, keys)?;
         let batch = self
             .dedupe
             .lock()
             .expect("no thread panics holding it")
-            .process(&batch, &keys, &rows)?;
+            .process(&batch, &key_hashes, &rows)?;
         let batch = self.fill.fill(&batch)?;
         let mut out = Vec::new();
-        let before = self.encoder.stats().rows;
-        self.encoder.encode_into(&batch, &mut out)?;
-        Counters::add(
-            &self.counters.rows_encoded,
-            self.encoder.stats().rows - before,
-        );
+        let before = self.rows_encoded();
+        match self.changes {
+            None => self.encoder.encode_into(&batch, &mut out)?,
+            Some(changes) => self.changed_only(changes, &batch, &mut out)?,
+        }
+        Counters::add(&self.counters.rows_encoded, self.rows_encoded() - before);
         Counters::add(&self.counters.messages, out.len() as u64);
         Ok(out)
     }
+
+    fn rows_encoded(&self) -> u64 {
+        self.encoder.stats().rows + self.subsets.values().map(|e| e.stats().rows).sum::<u64>()
+    }
+
+    /// Each row to the encoder of the groups it sends; rows with nothing to send are counted.
+    fn changed_only(
+        &mut self,
+        changes: &Changes,
+        batch: &RecordBatch,
+        out: &mut Vec<EncodedMessage>,
+    ) -> Result<(), PipelineError> {
+        let keys = &self.plan.entity_columns;
+        let key_hashes = onfs_sources::hashing::column_hashes(batch, keys)?;
+        let groups = self
+            .plan
+            .feature_groups
+            .iter()
+            .map(|g| onfs_sources::hashing::column_hashes(batch, &g.columns))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key_columns: Vec<_> = keys
+            .iter()
+            .filter_map(|k| batch.column_by_name(k))
+            .collect();
+        let valid: Vec<bool> = (0..batch.num_rows())
+            .map(|row| key_columns.iter().all(|c| !c.is_null(row)))
+            .collect();
+        let masks = changes.classify(&key_hashes, &groups, &valid);
+        let mut sets: Vec<u64> = masks.iter().copied().filter(|m| *m != 0).collect();
+        sets.sort_unstable();
+        sets.dedup();
+        self.unchanged += masks.iter().filter(|m| **m == 0).count() as u64;
+        let every = if self.plan.feature_groups.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.plan.feature_groups.len()) - 1
+        };
+        for set in sets {
+            let rows: UInt32Array = masks
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m == set)
+                .map(|(i, _)| i as u32)
+                .collect();
+            let part = take_record_batch(batch, &rows).map_err(|e| {
+                PipelineError::Read(datafusion::error::DataFusionError::ArrowError(
+                    Box::new(e),
+                    None,
+                ))
+            })?;
+            let encoder = if set == every {
+                &mut self.encoder
+            } else {
+                match self.subsets.entry(set) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(v) => v.insert(Encoder::try_for_groups(
+                        self.plan,
+                        |g| set >> g & 1 == 1,
+                        self.options.clone(),
+                    )?),
+                }
+            };
+            encoder.encode_into(&part, out)?;
+        }
+        Ok(())
+    }
+
+    /// The last messages of every encoder, and their counts merged.
+    fn finish(&mut self) -> (Vec<EncodedMessage>, EncodeStats) {
+        let mut last = self.encoder.finish();
+        let mut stats = self.encoder.stats().clone();
+        for e in self.subsets.values_mut() {
+            last.extend(e.finish());
+            stats.merge(e.stats());
+        }
+        (last, stats)
+    }
 }
 
-impl Job<'_> {
-    /// Reads, transforms and encodes one pass (`selection`: the newest partition, a value, or
-    /// every row), handing each message to `on_message` in the order of its stream. Every
-    /// default is checked against its column's type before a row is read. The first error of
-    /// any step (or of `on_message`) stops the pass.
-    ///
-    /// Returns the pass's report and the encoder's counts (for checks over several passes, e.g.
-    /// one length per vector feature).
-    pub fn run_pass<E: From<PipelineError>>(
-        &self,
+/// A pass whose partitions are chosen (each source's, in [`PreparedPass::sources`]) and
+/// whose plan is built, before a row is read.
+pub struct PreparedPass<'a> {
+    job: &'a Job<'a>,
+    selection: PartitionSelection,
+    joined: JoinedSources,
+    started: Instant,
+}
+
+impl<'a> Job<'a> {
+    /// Chooses each source's partition for `selection` (the newest, a value, or every row) and
+    /// builds the read; nothing is read yet.
+    pub fn prepare_pass(
+        &'a self,
         runtime: &tokio::runtime::Runtime,
         selection: &PartitionSelection,
-        encoder: &EncoderOptions,
+    ) -> Result<PreparedPass<'a>, PipelineError> {
+        let started = Instant::now();
+        let opts = self.read_options(selection);
+        let ctx = onfs_sources::joined::session(&opts)?;
+        let joined = runtime.block_on(JoinedSources::build(ctx, &self.input(), &opts))?;
+        Ok(PreparedPass {
+            job: self,
+            selection: selection.clone(),
+            joined,
+            started,
+        })
+    }
+
+    /// [`Job::prepare_pass`], then [`PreparedPass::run`].
+    pub fn run_pass<E: From<PipelineError>>(
+        &'a self,
+        runtime: &tokio::runtime::Runtime,
+        selection: &PartitionSelection,
+        encoder_options: &EncoderOptions,
+        counters: &Counters,
+        on_message: impl FnMut(EncodedMessage) -> Result<(), E>,
+    ) -> Result<(PassReport, EncodeStats), E> {
+        self.prepare_pass(runtime, selection)?
+            .run(runtime, encoder_options, counters, on_message)
+    }
+}
+
+impl PreparedPass<'_> {
+    /// Each source with the partition chosen (`None`: every row).
+    pub fn sources(&self) -> &[SourceRead] {
+        &self.joined.sources
+    }
+
+    /// Reads, transforms and encodes the pass, handing each message to `on_message` in the
+    /// order of its stream. Every default is checked against its column's type before a row
+    /// is read. The first error of any step (or of `on_message`) stops the pass.
+    ///
+    /// Returns the pass's report and the encoders' counts (for checks over several passes,
+    /// e.g. one length per vector feature).
+    pub fn run<E: From<PipelineError>>(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        encoder_options: &EncoderOptions,
         counters: &Counters,
         mut on_message: impl FnMut(EncodedMessage) -> Result<(), E>,
     ) -> Result<(PassReport, EncodeStats), E> {
-        let started = Instant::now();
-        let opts = self.read_options(selection);
-        let ctx = onfs_sources::joined::session(&opts).map_err(PipelineError::from)?;
-        let mut joined = runtime
-            .block_on(JoinedSources::build(ctx, &self.input(), &opts))
-            .map_err(PipelineError::from)?;
-        if self.count_sources {
+        let PreparedPass {
+            job,
+            selection,
+            mut joined,
+            started,
+        } = self;
+        let selection = &selection;
+        if job.count_sources {
             runtime
                 .block_on(joined.count_sources())
                 .map_err(PipelineError::from)?;
         }
         for src in &joined.sources {
             tracing::info!(
-                job = %self.name,
+                job = %job.name,
                 source = %src.source,
                 partition = src.partition.as_deref().unwrap_or("(all rows)"),
                 "reading"
             );
         }
-        let defaults: Vec<(String, String)> = self
+        let defaults: Vec<(String, String)> = job
             .plan
             .columns
             .iter()
@@ -99,28 +237,33 @@ impl Job<'_> {
             .block_on(joined.execute())
             .map_err(PipelineError::from)?;
         let dedupe = Mutex::new(DuplicateKeys::new(
-            self.on_duplicate_key,
-            &self.plan.entity_columns,
+            job.on_duplicate_key,
+            &job.plan.entity_columns,
         ));
 
         // One encoder per stream, made before any thread starts.
         let encoders = streams
             .iter()
-            .map(|_| Encoder::try_new(self.plan, encoder.clone()))
+            .map(|_| Encoder::try_new(job.plan, encoder_options.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(PipelineError::from)?;
         let (tx, rx) = sync_channel::<Result<Batch, PipelineError>>(16);
         let mut stats = EncodeStats::default();
         let mut filled = vec![0u64; defaults.len()];
+        let mut unchanged = 0u64;
         std::thread::scope(|scope| -> Result<(), E> {
             for (mut stream, encoder) in streams.into_iter().zip(encoders) {
                 let tx = tx.clone();
                 let handle = runtime.handle().clone();
                 let mut steps = Steps {
-                    keys: &self.plan.entity_columns,
+                    plan: job.plan,
                     dedupe: &dedupe,
                     fill: fill.clone(),
                     encoder,
+                    changes: job.changes,
+                    subsets: HashMap::new(),
+                    options: encoder_options,
+                    unchanged: 0,
                     counters,
                 };
                 scope.spawn(move || {
@@ -133,12 +276,13 @@ impl Job<'_> {
                             return;
                         }
                     }
-                    let last = steps.encoder.finish();
+                    let (last, stats) = steps.finish();
                     Counters::add(&counters.messages, last.len() as u64);
                     let _ = tx.send(Ok(Batch::Messages(last)));
                     let _ = tx.send(Ok(Batch::Done(
-                        Box::new(steps.encoder.stats().clone()),
+                        Box::new(stats),
                         steps.fill.filled.clone(),
+                        steps.unchanged,
                     )));
                 });
             }
@@ -152,8 +296,9 @@ impl Job<'_> {
                             on_message(m)?;
                         }
                     }
-                    Batch::Done(st, f) => {
+                    Batch::Done(st, f, u) => {
                         stats.merge(&st);
+                        unchanged += u;
                         for (a, b) in filled.iter_mut().zip(f) {
                             *a += b;
                         }
@@ -165,7 +310,7 @@ impl Job<'_> {
         let dedupe = dedupe.into_inner().expect("no thread panicked holding it");
         if dedupe.duplicates > 0 {
             tracing::warn!(
-                job = %self.name,
+                job = %job.name,
                 duplicates = dedupe.duplicates,
                 "entity keys appear more than once after the join, e.g. {}",
                 dedupe.examples.join("; ")
@@ -179,12 +324,14 @@ impl Job<'_> {
             sources,
             // The join's rows, less exact duplicates (as the original's distinct before it).
             rows_after_join: stats.rows_in
-                + if self.on_duplicate_key == OnDuplicateKey::KeepAny {
+                + unchanged
+                + if job.on_duplicate_key == OnDuplicateKey::KeepAny {
                     dedupe.duplicates
                 } else {
                     0
                 },
             dropped_null_key_rows: stats.dropped_null_key_rows,
+            unchanged_rows: unchanged,
             defaults_filled: defaults.into_iter().map(|(c, _)| c).zip(filled).collect(),
             exact_duplicate_rows: dedupe.exact_duplicates,
             duplicate_keys: dedupe.duplicates,

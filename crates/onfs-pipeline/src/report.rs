@@ -13,6 +13,8 @@ pub struct PassReport {
     pub sources: Vec<SourceRead>,
     pub rows_after_join: u64,
     pub dropped_null_key_rows: u64,
+    /// Changed-only: rows none of whose groups changed, not sent.
+    pub unchanged_rows: u64,
     pub defaults_filled: BTreeMap<String, u64>,
     /// Rows equal to an earlier row, dropped (the original's `distinct`).
     pub exact_duplicate_rows: u64,

@@ -55,6 +55,7 @@ fn job<'a>(plan: &'a Plan, catalog: &'a Catalog, selection: PartitionSelection) 
             target_partitions: 2,
             ..EngineOptions::default()
         },
+        changes: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod encode;
 mod metadata;
 mod plan;
 mod run;
+mod state;
 mod store;
 mod verify;
 

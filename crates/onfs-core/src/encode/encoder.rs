@@ -10,7 +10,7 @@ use super::error::EncodeError;
 use super::wire::{begin, begin_wide, end, end_wide, put_bytes, put_varint};
 use crate::datatype::{Element, WireField};
 use crate::plan::Plan;
-use crate::store::{FirstLengths, StoreError, StoreRules, VectorFit, VectorTally};
+use crate::store::{FirstLengths, StoreError, StoreRules, VectorFit, VectorSpec, VectorTally};
 
 /// Field tags (field number << 3 | wire type 2).
 mod tag {
@@ -187,6 +187,31 @@ impl Encoder {
     /// An encoder, or an error for store rules that name no vector feature of the plan.
     pub fn try_new(plan: &Plan, opts: EncoderOptions) -> Result<Encoder, StoreError> {
         let vectors = opts.store.vectors(plan)?;
+        Ok(Encoder::with_vectors(plan, opts, vectors))
+    }
+
+    /// An encoder of some of the plan's groups (by index, see `Plan::with_groups`): messages
+    /// that carry only those groups. The store rules are resolved against the whole plan.
+    pub fn try_for_groups(
+        plan: &Plan,
+        keep: impl Fn(usize) -> bool,
+        opts: EncoderOptions,
+    ) -> Result<Encoder, StoreError> {
+        let all = opts.store.vectors(plan)?;
+        let subset = plan.with_groups(keep);
+        let columns: Vec<&String> = subset
+            .feature_groups
+            .iter()
+            .flat_map(|g| &g.columns)
+            .collect();
+        let vectors = all
+            .into_iter()
+            .filter(|v| columns.contains(&&v.column))
+            .collect();
+        Ok(Encoder::with_vectors(&subset, opts, vectors))
+    }
+
+    fn with_vectors(plan: &Plan, opts: EncoderOptions, vectors: Vec<VectorSpec>) -> Encoder {
         let mut header = Vec::new();
         put_bytes(
             &mut header,
@@ -254,7 +279,7 @@ impl Encoder {
             ..opts
         };
         let lanes = opts.key_partitions.unwrap_or(1).max(1);
-        Ok(Encoder {
+        Encoder {
             parked: (0..lanes).map(|_| Lane::default()).collect(),
             entity_columns: plan.entity_columns.clone(),
             key_inputs: plan.entity_columns.iter().map(input).collect(),
@@ -271,7 +296,7 @@ impl Encoder {
             stats,
             scratch: String::new(),
             widths: Widths::default(),
-        })
+        }
     }
 
     pub fn stats(&self) -> &EncodeStats {

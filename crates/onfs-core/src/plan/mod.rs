@@ -186,6 +186,21 @@ impl Plan {
         cols
     }
 
+    /// The plan of the groups `keep` picks (by their index), in plan order: the messages of a
+    /// row that sends only some of its groups. Sources and columns stay as they are.
+    pub fn with_groups(&self, keep: impl Fn(usize) -> bool) -> Plan {
+        Plan {
+            feature_groups: self
+                .feature_groups
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, g)| g.clone())
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     pub fn column(&self, renamed: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == renamed)
     }

@@ -135,12 +135,13 @@ impl fmt::Display for RaggedFeature {
 
 /// Merges the tallies of several encoders (same plan, same order).
 pub fn merge_tallies(into: &mut Vec<VectorTally>, other: &[VectorTally]) {
-    if into.is_empty() {
-        into.extend(other.iter().cloned());
-        return;
-    }
-    for (a, b) in into.iter_mut().zip(other) {
-        a.merge(b);
+    // By feature: encoders of different group subsets (changed-only pushes) count different
+    // features.
+    for b in other {
+        match into.iter_mut().find(|a| a.feature == b.feature) {
+            Some(a) => a.merge(b),
+            None => into.push(b.clone()),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `onfs-push run`: metadata, sources, newest partition, join, default fill, encode, output.
 
+mod ledger;
 mod report;
 pub mod settings;
 
@@ -16,7 +17,8 @@ use crate::error::{failed, usage, CliResult};
 use crate::metadata::load_plan;
 use crate::output::Output;
 use crate::progress::Progress;
-use report::{JobReport, RunReport};
+use ledger::Ledgers;
+use report::{JobReport, RunReport, SkippedPass};
 use settings::{Given, Settings};
 
 pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
@@ -57,6 +59,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
         },
         ..Default::default()
     };
+    let mut ledgers = Ledgers::open(s.state.as_ref(), &s.engine.storage)?;
     let progress = Progress::start(s.quiet);
     if let Some(counter) = output.delivered_rows_counter() {
         progress.set_delivered(counter);
@@ -68,7 +71,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
         counters: &progress.counts,
         sample: verify.as_ref().map(|(_, size, seed)| (*size, *seed)),
     };
-    let result = run_jobs(&cx, &mut output, &mut report, &mut samples);
+    let result = run_jobs(&cx, &mut output, &mut ledgers, &mut report, &mut samples);
     progress.finish();
     let info = RunInfo {
         dropped_null_key_rows: report
@@ -86,6 +89,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
     };
     if let Err(e) = result {
         output.abandon();
+        ledgers.release(&runtime);
         return Err(e);
     }
     let deliver_started = Instant::now();
@@ -100,6 +104,16 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
             None
         }
         Err(e) => Some(e),
+    };
+    // The ledger records the run only once everything it sent was delivered.
+    let mut state_error = None;
+    report.state = if delivery_error.is_some() || s.dry_run {
+        ledgers.release(&runtime)
+    } else {
+        ledgers.commit(&runtime).unwrap_or_else(|e| {
+            state_error = Some(e);
+            None
+        })
     };
     // Delivered: read a sample back from the store, job by job.
     let mut verify_error = None;
@@ -125,7 +139,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
         std::fs::write(path, text)
             .map_err(|e| failed(anyhow::anyhow!("--report {}: {e}", path.display())))?;
     }
-    match delivery_error.or(verify_error) {
+    match delivery_error.or(state_error).or(verify_error) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -144,6 +158,7 @@ struct Context<'a> {
 fn run_jobs(
     cx: &Context<'_>,
     output: &mut Output,
+    ledgers: &mut Ledgers<'_>,
     report: &mut RunReport,
     samples: &mut Vec<(Plan, Sampler)>,
 ) -> CliResult<()> {
@@ -160,6 +175,7 @@ fn run_jobs(
             output.sends_while_encoding(),
         )?;
         job_encoder.batch_size = spec.batch_size as usize;
+        let changes = ledgers.begin_job(cx.runtime, &spec.name, &plan, &report.output)?;
         let job = Job {
             name: &spec.name,
             plan: &plan,
@@ -170,6 +186,7 @@ fn run_jobs(
             on_duplicate_key: s.on_duplicate_key,
             count_sources: s.report.is_some() || s.dry_run,
             engine: s.engine.clone(),
+            changes: changes.as_ref(),
         };
         // Every pass of the job counts towards one length per vector feature.
         let mut job_stats = EncodeStats::default();
@@ -182,13 +199,21 @@ fn run_jobs(
                 .iter()
                 .map(|g| g.label.clone())
                 .collect(),
-            passes: Vec::new(),
+            ..Default::default()
         };
         for selection in job.passes(cx.runtime)? {
+            let prepared = job.prepare_pass(cx.runtime, &selection)?;
+            if let Some(run) = ledgers.pushed_by(prepared.sources()) {
+                tracing::info!(job = %spec.name, run = %run, "these partitions were pushed already; --force pushes them again");
+                job_report.skipped.push(SkippedPass {
+                    partitions: ledger::partitions(prepared.sources()),
+                    pushed_by: run,
+                });
+                continue;
+            }
             output.begin_pass()?;
-            let (pass, stats) = job.run_pass(
+            let (pass, stats) = prepared.run(
                 cx.runtime,
-                &selection,
                 &job_encoder,
                 cx.counters,
                 |m| -> CliResult<()> {
@@ -211,8 +236,11 @@ fn run_jobs(
                 batch_size: job_encoder.batch_size,
             })?;
             report.seconds.deliver += t.elapsed().as_secs_f64();
+            ledgers.record_pass(&pass);
             job_report.passes.push(pass);
         }
+        drop(job);
+        job_report.changed_only = ledgers.end_job(changes);
         report.jobs.push(job_report);
         if let Some(sampler) = sampler {
             samples.push((plan, sampler));

@@ -20,6 +20,9 @@ pub struct RunReport {
     /// With --verify: per job, the sample read back from the store and how it compared.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub verify: Vec<onfs_verify::VerifyReport>,
+    /// With --state: the ledger's location and what was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<super::ledger::StateReport>,
     pub seconds: Durations,
 }
 
@@ -37,6 +40,20 @@ pub struct JobReport {
     pub entity_label: String,
     pub feature_groups: Vec<String>,
     pub passes: Vec<PassReport>,
+    /// With --state: passes not run because a successful run pushed their partitions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedPass>,
+    /// With --changed-only: per feature group, entities new, changed, unchanged, refreshed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_only: Option<BTreeMap<String, onfs_pipeline::GroupCounts>>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SkippedPass {
+    /// Each source and its partition.
+    pub partitions: Vec<(String, Option<String>)>,
+    /// The run that pushed them.
+    pub pushed_by: String,
 }
 
 impl RunReport {
@@ -49,6 +66,31 @@ impl RunReport {
     /// A few human lines for stderr.
     pub fn print(&self) {
         for job in &self.jobs {
+            for skipped in &job.skipped {
+                let parts: Vec<String> = skipped
+                    .partitions
+                    .iter()
+                    .map(|(s, p)| format!("{s} {}", p.as_deref().unwrap_or("(all rows)")))
+                    .collect();
+                eprintln!(
+                    "{}: skipped {}: pushed by run {} (--force pushes again)",
+                    job.name,
+                    parts.join(", "),
+                    skipped.pushed_by
+                );
+            }
+            if let Some(groups) = &job.changed_only {
+                let parts: Vec<String> = groups
+                    .iter()
+                    .map(|(g, c)| {
+                        format!(
+                            "{g} {} new, {} changed, {} unchanged, {} refreshed",
+                            c.new, c.changed, c.unchanged, c.refreshed
+                        )
+                    })
+                    .collect();
+                eprintln!("{}: changed only: {}", job.name, parts.join("; "));
+            }
             for pass in &job.passes {
                 let sources: Vec<String> = pass
                     .sources
@@ -88,6 +130,23 @@ impl RunReport {
                         pass.duplicate_key_examples.join("; ")
                     );
                 }
+            }
+        }
+        if let Some(state) = &self.state {
+            let jobs: Vec<String> = state
+                .jobs
+                .iter()
+                .map(|j| {
+                    format!(
+                        "{} run {} ({} keys, {} bytes)",
+                        j.job, j.run, j.keys, j.ledger_bytes
+                    )
+                })
+                .collect();
+            if state.committed {
+                eprintln!("ledger {}: recorded {}", state.location, jobs.join("; "));
+            } else {
+                eprintln!("ledger {}: left as it was", state.location);
             }
         }
         let rate = self.rows as f64 / self.seconds.read_and_encode.max(1e-9);

@@ -52,7 +52,72 @@ pub struct Settings {
     pub report: Option<PathBuf>,
     pub dry_run: bool,
     pub quiet: bool,
+    /// `--state`: the push ledger.
+    pub state: Option<StateSettings>,
     pub jobs: Vec<JobSpec>,
+}
+
+pub struct StateSettings {
+    pub location: String,
+    pub changed_only: bool,
+    /// Send unchanged groups again after this long (`None`: never).
+    pub refresh_after: Option<std::time::Duration>,
+    pub force: bool,
+}
+
+/// `30s`, `30m`, `12h`, `7d` (or a plain number of seconds); `never`.
+fn parse_refresh(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.trim().parse::<u64>() {
+        Ok(n) if seconds > 0 => Ok(Some(std::time::Duration::from_secs(n * seconds))),
+        _ => Err(format!(
+            "{text:?} is not a duration: write it as 30m, 12h, 7d or never"
+        )),
+    }
+}
+
+fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSettings>> {
+    let location = args.state.location.clone().or(cfg.state.location.clone());
+    let changed_only = args.state.changed_only || cfg.state.changed_only.unwrap_or(false);
+    let Some(location) = location else {
+        if changed_only {
+            return Err(usage(anyhow::anyhow!(
+                "--changed-only compares with the push ledger: give its location with --state URL (or [state] location)"
+            )));
+        }
+        if args.state.force {
+            return Err(usage(anyhow::anyhow!(
+                "--force pushes partitions the ledger says were pushed: it needs --state URL"
+            )));
+        }
+        return Ok(None);
+    };
+    let refresh_after = match args
+        .state
+        .refresh_after
+        .as_ref()
+        .or(cfg.state.refresh_after.as_ref())
+    {
+        Some(t) => parse_refresh(t).map_err(|e| usage(anyhow::anyhow!("--refresh-after: {e}")))?,
+        None => Some(std::time::Duration::from_secs(7 * 86_400)),
+    };
+    Ok(Some(StateSettings {
+        location,
+        changed_only,
+        refresh_after,
+        force: args.state.force,
+    }))
 }
 
 fn pick<T>(given: bool, flag: T, cfg: Option<T>) -> T {
@@ -196,6 +261,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         out_format,
         overwrite: args.file_out.overwrite || cfg.output.overwrite.unwrap_or(false),
     };
+    let state = resolve_state(args, &cfg)?;
     let k = cfg.kafka.unwrap_or_default();
     let mut kafka_options: Vec<(String, String)> = k.options.into_iter().collect();
     kafka_options.extend(args.kafka.kafka_options.iter().cloned());
@@ -321,6 +387,29 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         report: args.report.clone().or(cfg.output.report.clone()),
         dry_run: args.dry_run,
         quiet: args.quiet,
+        state,
         jobs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_durations() {
+        use std::time::Duration;
+        assert_eq!(
+            parse_refresh("7d"),
+            Ok(Some(Duration::from_secs(7 * 86_400)))
+        );
+        assert_eq!(
+            parse_refresh("12h"),
+            Ok(Some(Duration::from_secs(12 * 3600)))
+        );
+        assert_eq!(parse_refresh("90"), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(parse_refresh("never"), Ok(None));
+        assert!(parse_refresh("7 weeks").is_err());
+        assert!(parse_refresh("d").is_err());
+    }
 }

@@ -1,0 +1,320 @@
+//! `--state`: the push ledger. Changed-only pushes send exactly the groups that changed, a
+//! partition already pushed is skipped, a failed run leaves the ledger as it was, and two runs
+//! of one job never overlap.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Two groups of one entity: `orders` (Int64) and `profile` (String).
+const META: &str = r#"{"keys": {"user": ["user_id"]}, "data": [{"storage-provider": "TABLE", "base-path": [{"source-base-path": "db.users", "data-paths": [
+    {"entity-label": "user", "feature-group-label": "orders", "feature-label": "n", "source-data-column": "n", "default-value": "0", "data-type": "DataTypeInt64"},
+    {"entity-label": "user", "feature-group-label": "profile", "feature-label": "segment", "source-data-column": "segment", "default-value": "none", "data-type": "DataTypeString"}]}]}]}"#;
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+}
+
+type Row = (i64, i64, &'static str);
+
+impl Fixture {
+    fn new() -> Fixture {
+        let f = Fixture {
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        std::fs::write(f.path("metadata.json"), META).unwrap();
+        f
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Writes the partition `process_date=day` of the table.
+    fn day(&self, day: &str, rows: &[Row]) {
+        let dir = self.path("users").join(format!("process_date={day}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0)));
+        let n: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1)));
+        let s: ArrayRef = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2)));
+        let batch =
+            RecordBatch::try_from_iter([("user_id", ids), ("n", n), ("segment", s)]).unwrap();
+        let file = std::fs::File::create(dir.join("part-0.parquet")).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    /// `run` into the folder `out` with the ledger at `state/`.
+    fn run(&self, out: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "run".to_string(),
+            "--metadata-file".into(),
+            p(&self.path("metadata.json")).into(),
+            "--table".into(),
+            format!("db.users={}", self.path("users").display()),
+            "--state".into(),
+            p(&self.path("state")).into(),
+            "--batch-size".into(),
+            "4".into(),
+            "--out".into(),
+            p(&self.path(out)).into(),
+            "--report".into(),
+            p(&self.path(&format!("{out}.json"))).into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        onfs(&args)
+    }
+
+    fn report(&self, out: &str) -> Value {
+        let text = std::fs::read_to_string(self.path(&format!("{out}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Each sent row: key -> the groups it carries with their values.
+    fn sent(&self, out: &str) -> BTreeMap<i64, BTreeMap<String, String>> {
+        let mut rows = BTreeMap::new();
+        for m in onfs_file::read_messages(&self.path(out)).unwrap() {
+            let q = decode(&m.unwrap().value);
+            for d in q.data {
+                let key: i64 = d.key_values[0].parse().unwrap();
+                let groups: BTreeMap<String, String> = q
+                    .feature_group_schema
+                    .iter()
+                    .zip(&d.feature_values)
+                    .map(|(g, v)| {
+                        let v = v.values.as_ref().unwrap();
+                        let text = match v.int64_values.first() {
+                            Some(n) => n.to_string(),
+                            None => v.string_values[0].clone(),
+                        };
+                        (g.label.clone(), text)
+                    })
+                    .collect();
+                assert!(rows.insert(key, groups).is_none(), "key {key} sent twice");
+            }
+        }
+        rows
+    }
+
+    fn head(&self) -> Vec<u8> {
+        let state = self.path("state");
+        let job = std::fs::read_dir(&state)
+            .unwrap()
+            .next()
+            .expect("a job folder")
+            .unwrap()
+            .path();
+        std::fs::read(job.join("HEAD.json")).unwrap()
+    }
+
+    fn job_dir(&self) -> PathBuf {
+        std::fs::read_dir(self.path("state"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+}
+
+fn base() -> Vec<Row> {
+    (0..10)
+        .map(|i| (i, i * 10, if i % 2 == 0 { "a" } else { "b" }))
+        .collect()
+}
+
+fn groups(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(g, v)| (g.to_string(), v.to_string()))
+        .collect()
+}
+
+fn counts(report: &Value, group: &str) -> (u64, u64, u64, u64) {
+    let c = &report["jobs"][0]["changed_only"][group];
+    let n = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+    (n("new"), n("changed"), n("unchanged"), n("refreshed"))
+}
+
+#[test]
+fn changed_only_sends_exactly_the_groups_that_changed() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    let run = f.run("out1", &["--changed-only"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent = f.sent("out1");
+    assert_eq!(sent.len(), 10);
+    assert_eq!(sent[&3], groups(&[("orders", "30"), ("profile", "b")]));
+    assert_eq!(counts(&f.report("out1"), "orders"), (10, 0, 0, 0));
+
+    // The next day holds the same values: nothing to send.
+    f.day("2026-11-02", &base());
+    let run = f.run("out2", &["--changed-only"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(f.sent("out2").is_empty());
+    let report = f.report("out2");
+    assert_eq!(counts(&report, "orders"), (0, 0, 10, 0));
+    assert_eq!(counts(&report, "profile"), (0, 0, 10, 0));
+    assert_eq!(report["messages"], 0);
+    assert!(run.stderr.contains("changed only"), "{}", run.stderr);
+
+    // One feature of 3 entities, the other group of 2 more, and a new entity.
+    let mut day3 = base();
+    for r in day3.iter_mut() {
+        match r.0 {
+            1..=3 => r.1 += 1,
+            4 | 5 => r.2 = "c",
+            _ => {}
+        }
+    }
+    day3.push((10, 100, "a"));
+    f.day("2026-11-03", &day3);
+    let run = f.run("out3", &["--changed-only"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent = f.sent("out3");
+    let expected: BTreeMap<i64, BTreeMap<String, String>> = [
+        (1, groups(&[("orders", "11")])),
+        (2, groups(&[("orders", "21")])),
+        (3, groups(&[("orders", "31")])),
+        (4, groups(&[("profile", "c")])),
+        (5, groups(&[("profile", "c")])),
+        (10, groups(&[("orders", "100"), ("profile", "a")])),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(sent, expected);
+    let report = f.report("out3");
+    assert_eq!(counts(&report, "orders"), (1, 3, 7, 0));
+    assert_eq!(counts(&report, "profile"), (1, 2, 8, 0));
+    assert_eq!(report["state"]["committed"], true);
+    assert_eq!(report["state"]["jobs"][0]["keys"], 11);
+
+    // Refreshing everything older than zero seconds sends every group again.
+    f.day("2026-11-04", &day3);
+    let run = f.run("out4", &["--changed-only", "--refresh-after", "0s"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(f.sent("out4").len(), 11);
+    assert_eq!(counts(&f.report("out4"), "orders"), (0, 0, 0, 11));
+}
+
+#[test]
+fn a_partition_already_pushed_is_skipped_unless_forced() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &[]).code, 0);
+    assert_eq!(f.sent("out1").len(), 10);
+    let run = f.run("out2", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(f.sent("out2").is_empty());
+    let report = f.report("out2");
+    assert_eq!(
+        report["jobs"][0]["skipped"][0]["partitions"][0],
+        serde_json::json!(["db.users", "2026-11-01"])
+    );
+    assert!(
+        run.stderr.contains("--force pushes again"),
+        "{}",
+        run.stderr
+    );
+    let run = f.run("out3", &["--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(f.sent("out3").len(), 10);
+    // A new partition is pushed.
+    f.day("2026-11-02", &base());
+    assert_eq!(f.run("out4", &[]).code, 0);
+    assert_eq!(f.sent("out4").len(), 10);
+}
+
+#[test]
+fn a_failed_run_leaves_the_ledger_as_it_was() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &["--changed-only"]).code, 0);
+    let before = f.head();
+    let ledger_files = || {
+        let mut names: Vec<String> = std::fs::read_dir(f.job_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = ledger_files();
+    // A key with two different rows fails the run (--on-duplicate-key error) midway.
+    let mut bad = base();
+    bad[0].1 = 1;
+    bad.push((5, 999, "z"));
+    f.day("2026-11-02", &bad);
+    let run = f.run("out2", &["--changed-only", "--on-duplicate-key", "error"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(f.head(), before, "the head is unchanged");
+    assert_eq!(ledger_files(), files, "no lock or ledger file left");
+    // The next good run sends what changed since the last successful one.
+    bad.pop();
+    f.day("2026-11-02", &bad);
+    let run = f.run("out3", &["--changed-only"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        f.sent("out3"),
+        [(0, groups(&[("orders", "1")]))].into_iter().collect()
+    );
+}
+
+#[test]
+fn a_second_run_of_a_job_fails_at_once_naming_the_first() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &[]).code, 0);
+    let lock = f.job_dir().join("LOCK.json");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    // Held by a live process of this host (this test).
+    let holder = serde_json::json!({"run": "20261130T000000Z-1", "host": host, "pid": std::process::id(), "started": "2026-11-30T00:00:00Z"});
+    std::fs::write(&lock, holder.to_string()).unwrap();
+    f.day("2026-11-02", &base());
+    let run = f.run("out2", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("being pushed by another run")
+            && run.stderr.contains("20261130T000000Z-1")
+            && run.stderr.contains("LOCK.json"),
+        "{}",
+        run.stderr
+    );
+    assert!(!f.path("out2").join("manifest.json").exists());
+    // A lock left by a process that is gone (killed) is taken over.
+    let dead = serde_json::json!({"run": "20261130T000000Z-2", "host": host, "pid": 4_000_000, "started": "2026-11-30T00:00:00Z"});
+    std::fs::write(&lock, dead.to_string()).unwrap();
+    let run = f.run("out3", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(f.sent("out3").len(), 10);
+    assert!(!lock.exists());
+}
+
+#[test]
+fn state_flags_are_checked() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    let run = onfs(&[
+        "run",
+        "--metadata-file",
+        p(&f.path("metadata.json")),
+        "--changed-only",
+        "--out",
+        p(&f.path("out")),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--state"), "{}", run.stderr);
+    let run = f.run("out", &["--changed-only", "--refresh-after", "soon"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--refresh-after"), "{}", run.stderr);
+}

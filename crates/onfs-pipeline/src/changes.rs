@@ -1,0 +1,178 @@
+//! Changed-only pushes: each row's feature groups compared with the push ledger by a hash of
+//! their values; a row sends only the groups that are new, changed, or not sent for longer than
+//! the refresh interval. The ledger is updated as rows go (the caller commits it once
+//! everything was delivered).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use onfs_state::ledger::Seen;
+use onfs_state::Ledger;
+use serde::Serialize;
+
+/// Per feature group: entities whose values were new, changed, unchanged (not sent), or
+/// unchanged but sent again because the last send is older than the refresh interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GroupCounts {
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub refreshed: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    new: AtomicU64,
+    changed: AtomicU64,
+    unchanged: AtomicU64,
+    refreshed: AtomicU64,
+}
+
+pub struct Changes {
+    ledger: Mutex<Ledger>,
+    /// Seconds since the epoch: the time recorded for what this run sends.
+    now: u32,
+    refresh_after: Option<u32>,
+    counts: Vec<Counts>,
+}
+
+/// The most feature groups a changed-only job may push (one bit each).
+pub const MAX_GROUPS: usize = 64;
+
+impl Changes {
+    /// `ledger`: what the last successful run left (for the job's groups, in plan order).
+    /// `refresh_after`: send again what was last sent longer ago (`None`: never).
+    pub fn new(ledger: Ledger, refresh_after: Option<Duration>) -> Changes {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() as u32);
+        Changes {
+            counts: ledger.groups.iter().map(|_| Counts::default()).collect(),
+            ledger: Mutex::new(ledger),
+            now,
+            refresh_after: refresh_after.map(|d| d.as_secs().min(u32::MAX as u64) as u32),
+        }
+    }
+
+    /// Per row, the groups to send (bit `g` for group `g`). `groups[g][row]` is the hash of
+    /// group `g`'s values in `row`; rows that are not `valid` (a null key) are left to the
+    /// encoder (every bit set) and not recorded.
+    pub fn classify(&self, keys: &[u64], groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
+        let all = if groups.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << groups.len()) - 1
+        };
+        let mut ledger = self.ledger.lock().expect("no thread panics holding it");
+        let mut tally = vec![[0u64; 4]; groups.len()];
+        let masks = keys
+            .iter()
+            .enumerate()
+            .map(|(row, &key)| {
+                if !valid[row] {
+                    return all;
+                }
+                let mut mask = 0u64;
+                for (g, hashes) in groups.iter().enumerate() {
+                    let hash = hashes[row];
+                    let (kind, send) = match ledger.seen(key, g, hash) {
+                        Seen::New => (0, true),
+                        Seen::Changed => (1, true),
+                        Seen::Same { sent } => match self.refresh_after {
+                            Some(after) if self.now.saturating_sub(sent) >= after => (3, true),
+                            _ => (2, false),
+                        },
+                    };
+                    tally[g][kind] += 1;
+                    if send {
+                        mask |= 1 << g;
+                        ledger.record(key, g, hash, self.now);
+                    }
+                }
+                mask
+            })
+            .collect();
+        drop(ledger);
+        for (c, t) in self.counts.iter().zip(tally) {
+            c.new.fetch_add(t[0], Ordering::Relaxed);
+            c.changed.fetch_add(t[1], Ordering::Relaxed);
+            c.unchanged.fetch_add(t[2], Ordering::Relaxed);
+            c.refreshed.fetch_add(t[3], Ordering::Relaxed);
+        }
+        masks
+    }
+
+    /// Per group (by label): new, changed, unchanged, refreshed, so far.
+    pub fn counts(&self) -> BTreeMap<String, GroupCounts> {
+        let ledger = self.ledger.lock().expect("no thread panics holding it");
+        ledger
+            .groups
+            .iter()
+            .zip(&self.counts)
+            .map(|(label, c)| {
+                (
+                    label.clone(),
+                    GroupCounts {
+                        new: c.new.load(Ordering::Relaxed),
+                        changed: c.changed.load(Ordering::Relaxed),
+                        unchanged: c.unchanged.load(Ordering::Relaxed),
+                        refreshed: c.refreshed.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The ledger with this run's sends recorded, to commit once everything was delivered.
+    pub fn into_ledger(self) -> Ledger {
+        self.ledger
+            .into_inner()
+            .expect("no thread panicked holding it")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sends_new_and_changed_groups_and_refreshes_old_ones() {
+        let ledger = Ledger::new(vec!["a".into(), "b".into()]);
+        let c = Changes::new(ledger, None);
+        let keys = [1, 2, 3];
+        let valid = [true, true, false];
+        // First run: everything new; the null-key row goes to the encoder whole.
+        let masks = c.classify(&keys, &[vec![10, 20, 30], vec![11, 21, 31]], &valid);
+        assert_eq!(masks, vec![0b11, 0b11, 0b11]);
+        // Same values: nothing; key 2's group b changed: only that.
+        let masks = c.classify(&keys[..2], &[vec![10, 20], vec![11, 99]], &valid[..2]);
+        assert_eq!(masks, vec![0, 0b10]);
+        let counts = c.counts();
+        assert_eq!(
+            counts["a"],
+            GroupCounts {
+                new: 2,
+                changed: 0,
+                unchanged: 2,
+                refreshed: 0
+            }
+        );
+        assert_eq!(
+            counts["b"],
+            GroupCounts {
+                new: 2,
+                changed: 1,
+                unchanged: 1,
+                refreshed: 0
+            }
+        );
+        // A refresh interval of zero sends unchanged groups again, counted as refreshed.
+        let c = Changes::new(c.into_ledger(), Some(Duration::ZERO));
+        let masks = c.classify(&keys[..1], &[vec![10], vec![11]], &valid[..1]);
+        assert_eq!(masks, vec![0b11]);
+        assert_eq!(c.counts()["a"].refreshed, 1);
+        assert_eq!(c.into_ledger().len(), 2);
+    }
+}

@@ -1,0 +1,35 @@
+//! What can go wrong with the state location, naming the file.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state location {location:?}: {problem}")]
+    Location { location: String, problem: String },
+    #[error("state {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("state {path}: not a ledger onfs-push can read: {problem}")]
+    Corrupt { path: String, problem: String },
+    #[error("job {job:?} is being pushed by another run ({holder}); it holds {path}. Wait for it to finish; if it is gone (killed), delete that file")]
+    Locked {
+        job: String,
+        holder: String,
+        path: String,
+    },
+}
+
+impl StateError {
+    /// Bad configuration (exit 2) rather than a failed run.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, StateError::Location { .. })
+    }
+
+    pub(crate) fn store(path: &object_store::path::Path, source: object_store::Error) -> Self {
+        StateError::Store {
+            path: path.to_string(),
+            source,
+        }
+    }
+}

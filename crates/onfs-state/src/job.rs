@@ -1,0 +1,266 @@
+//! One job's state: locked while a run holds it, read at the start, committed once everything
+//! the run sent was delivered.
+
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::head::{Head, PushedPass, RunRecord};
+use crate::ledger::{Ledger, HASH_SCHEME};
+use crate::lock::LockInfo;
+use crate::{StateError, StateLocation};
+
+const HEAD: &str = "HEAD.json";
+const LOCK: &str = "LOCK.json";
+
+/// The folder of a job: its name made path-safe, and a hash of the groups it pushes (the
+/// ledger is per job and groups: another set of groups is another ledger).
+pub fn job_key(name: &str, groups: &[String]) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    let mut sorted = groups.to_vec();
+    sorted.sort();
+    // FNV-1a: stable across versions and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sorted.join("\n").bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{slug}-{:08x}", h as u32)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub struct JobState {
+    location: StateLocation,
+    job: String,
+    dir: String,
+    groups: Vec<String>,
+    run: String,
+    started: String,
+    /// What the last successful runs left.
+    pub head: Head,
+}
+
+impl JobState {
+    /// Takes the job's lock (failing at once, naming the run that holds it, unless that run was
+    /// killed on this host) and reads its head.
+    pub async fn open(
+        location: &StateLocation,
+        job: &str,
+        groups: &[String],
+    ) -> Result<JobState, StateError> {
+        let dir = job_key(job, groups);
+        let started = now();
+        let run = format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            std::process::id()
+        );
+        let state = JobState {
+            location: location.clone(),
+            job: job.to_string(),
+            dir,
+            groups: groups.to_vec(),
+            run,
+            started,
+            head: Head::default(),
+        };
+        state.lock().await?;
+        match state.read_head().await {
+            Ok(head) => Ok(JobState { head, ..state }),
+            Err(e) => {
+                let _ = state.release().await;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    fn path(&self, name: &str) -> object_store::path::Path {
+        self.location.path(&[&self.dir, name])
+    }
+
+    async fn lock(&self) -> Result<(), StateError> {
+        let path = self.path(LOCK);
+        let body = serde_json::to_vec_pretty(&LockInfo::mine(&self.run)).expect("lock serializes");
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        for _ in 0..2 {
+            match self
+                .location
+                .store
+                .put_opts(&path, PutPayload::from(body.clone()), create.clone())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    let holder = self.read_json::<LockInfo>(&path).await?;
+                    match holder {
+                        Some(h) if h.is_stale() => {
+                            tracing::warn!(job = %self.job, holder = %h, "taking over the lock of a run that no longer runs");
+                            self.location
+                                .store
+                                .delete(&path)
+                                .await
+                                .map_err(|e| StateError::store(&path, e))?;
+                        }
+                        Some(h) => {
+                            return Err(StateError::Locked {
+                                job: self.job.clone(),
+                                holder: h.to_string(),
+                                path: format!(
+                                    "{}/{}/{LOCK}",
+                                    self.location.url.trim_end_matches('/'),
+                                    self.dir
+                                ),
+                            })
+                        }
+                        None => continue, // released meanwhile
+                    }
+                }
+                Err(e) => return Err(StateError::store(&path, e)),
+            }
+        }
+        Err(StateError::Locked {
+            job: self.job.clone(),
+            holder: "another run".into(),
+            path: path.to_string(),
+        })
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &object_store::path::Path,
+    ) -> Result<Option<T>, StateError> {
+        match self.location.store.get(path).await {
+            Ok(r) => {
+                let bytes = r.bytes().await.map_err(|e| StateError::store(path, e))?;
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        path: path.to_string(),
+                        problem: e.to_string(),
+                    })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(StateError::store(path, e)),
+        }
+    }
+
+    async fn read_head(&self) -> Result<Head, StateError> {
+        Ok(self
+            .read_json::<Head>(&self.path(HEAD))
+            .await?
+            .unwrap_or_else(|| Head {
+                version: 1,
+                job: self.job.clone(),
+                groups: self.groups.clone(),
+                hash_scheme: HASH_SCHEME.into(),
+                ..Default::default()
+            }))
+    }
+
+    /// The ledger the last successful run left (empty if none, or if it was made with another
+    /// hash scheme).
+    pub async fn ledger(&self) -> Result<Ledger, StateError> {
+        let Some(name) = &self.head.ledger else {
+            return Ok(Ledger::new(self.groups.clone()));
+        };
+        if self.head.hash_scheme != HASH_SCHEME {
+            tracing::warn!(job = %self.job, "the ledger was made by another version of onfs-push: every group is sent once");
+            return Ok(Ledger::new(self.groups.clone()));
+        }
+        let path = self.path(name);
+        let bytes = self
+            .location
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| StateError::store(&path, e))?
+            .bytes()
+            .await
+            .map_err(|e| StateError::store(&path, e))?;
+        Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
+            path: path.to_string(),
+            problem,
+        })
+    }
+
+    /// Records a successful run: the new ledger (if the run kept one), the passes it pushed
+    /// and its counts; then releases the lock. The head is replaced in one put, after the
+    /// ledger file is complete: a run killed before leaves the previous state as it was.
+    pub async fn commit(
+        mut self,
+        ledger: Option<&Ledger>,
+        mut run: RunRecord,
+        passes: Vec<Vec<(String, Option<String>)>>,
+    ) -> Result<Head, StateError> {
+        let previous = self.head.ledger.clone();
+        if let Some(ledger) = ledger {
+            let name = format!("ledger-{}.parquet", self.run);
+            let path = self.path(&name);
+            let bytes = ledger.to_parquet().map_err(|e| StateError::Corrupt {
+                path: path.to_string(),
+                problem: e.to_string(),
+            })?;
+            self.head.ledger_bytes = bytes.len() as u64;
+            self.location
+                .store
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map_err(|e| StateError::store(&path, e))?;
+            self.head.ledger = Some(name);
+            self.head.keys = ledger.len() as u64;
+            self.head.hash_scheme = HASH_SCHEME.into();
+            self.head.groups = self.groups.clone();
+        }
+        for sources in passes {
+            if !self.head.pushed.iter().any(|p| p.sources == sources) {
+                self.head.pushed.push(PushedPass {
+                    sources,
+                    run: self.run.clone(),
+                });
+            }
+        }
+        run.id = self.run.clone();
+        run.started = self.started.clone();
+        run.finished = now();
+        self.head.add_run(run);
+        let path = self.path(HEAD);
+        let body = serde_json::to_vec_pretty(&self.head).expect("head serializes");
+        self.location
+            .store
+            .put(&path, PutPayload::from(body))
+            .await
+            .map_err(|e| StateError::store(&path, e))?;
+        if let Some(old) = previous.filter(|old| Some(old) != self.head.ledger.as_ref()) {
+            let _ = self.location.store.delete(&self.path(&old)).await;
+        }
+        let head = self.head.clone();
+        self.release().await?;
+        Ok(head)
+    }
+
+    /// Gives the job back without recording anything (a failed or dry run).
+    pub async fn release(&self) -> Result<(), StateError> {
+        let path = self.path(LOCK);
+        match self.location.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StateError::store(&path, e)),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The push ledger: what a job pushed, kept at a state location (a local folder or an object
+//! store URL) so that the next run can send only what changed, skip partitions already pushed,
+//! and never run twice at once.
+//!
+//! Per job (its name and the feature groups it pushes), under `<state>/<job>/`:
+//! - `HEAD.json`: the ledger file in effect, the partitions pushed, the last runs. Replacing it
+//!   is the commit: one put, atomic on every object store and (by rename) on a local folder.
+//! - `ledger-<run>.parquet`: per entity key hash, each group's value hash and the time it was
+//!   last sent.
+//! - `LOCK.json`: the run holding the job (made with a create-only put).
+
+mod error;
+mod head;
+mod job;
+pub mod ledger;
+mod location;
+mod lock;
+
+pub use error::StateError;
+pub use head::{Head, PushedPass, RunRecord};
+pub use job::{job_key, JobState};
+pub use ledger::{Ledger, HASH_SCHEME};
+pub use location::StateLocation;
+pub use lock::LockInfo;

@@ -1,0 +1,64 @@
+//! The state location: a local folder or an object store URL, opened with the same storage
+//! options as the sources.
+
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use onfs_sources::StorageOptions;
+
+use crate::StateError;
+
+#[derive(Clone)]
+pub struct StateLocation {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// The folder's path inside the store.
+    pub(crate) root: Path,
+    /// As given, for messages.
+    pub(crate) url: String,
+}
+
+impl std::fmt::Debug for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl StateLocation {
+    /// `location`: a local path, `file://`, `s3://`, `s3a://`, `gs://`, `az://`, `abfs(s)://`.
+    /// A local folder is made if missing.
+    pub fn open(location: &str, storage: &StorageOptions) -> Result<StateLocation, StateError> {
+        let bad = |problem: String| StateError::Location {
+            location: location.to_string(),
+            problem,
+        };
+        let url = onfs_sources::location::dir_url(location).map_err(|e| bad(e.to_string()))?;
+        if url.scheme() == "file" {
+            let dir = url
+                .to_file_path()
+                .map_err(|_| bad("not a local path".into()))?;
+            std::fs::create_dir_all(&dir).map_err(|e| bad(e.to_string()))?;
+            let root = Path::from_filesystem_path(&dir).map_err(|e| bad(e.to_string()))?;
+            return Ok(StateLocation {
+                store: Arc::new(LocalFileSystem::new()),
+                root,
+                url: location.to_string(),
+            });
+        }
+        let store =
+            onfs_sources::stores::build_store(&url, storage).map_err(|e| bad(e.to_string()))?;
+        let root = Path::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
+        Ok(StateLocation {
+            store,
+            root,
+            url: location.to_string(),
+        })
+    }
+
+    pub(crate) fn path(&self, parts: &[&str]) -> Path {
+        parts
+            .iter()
+            .fold(self.root.clone(), |p, part| p.join(*part))
+    }
+}
