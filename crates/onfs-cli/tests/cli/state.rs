@@ -16,14 +16,14 @@ const META: &str = r#"{"keys": {"user": ["user_id"]}, "data": [{"storage-provide
     {"entity-label": "user", "feature-group-label": "orders", "feature-label": "n", "source-data-column": "n", "default-value": "0", "data-type": "DataTypeInt64"},
     {"entity-label": "user", "feature-group-label": "profile", "feature-label": "segment", "source-data-column": "segment", "default-value": "none", "data-type": "DataTypeString"}]}]}]}"#;
 
-struct Fixture {
+pub(crate) struct Fixture {
     tmp: tempfile::TempDir,
 }
 
-type Row = (i64, i64, &'static str);
+pub(crate) type Row = (i64, i64, &'static str);
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let f = Fixture {
             tmp: tempfile::tempdir().unwrap(),
         };
@@ -31,12 +31,12 @@ impl Fixture {
         f
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
 
     /// Writes the partition `process_date=day` of the table.
-    fn day(&self, day: &str, rows: &[Row]) {
+    pub(crate) fn day(&self, day: &str, rows: &[Row]) {
         let dir = self.path("users").join(format!("process_date={day}"));
         std::fs::create_dir_all(&dir).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0)));
@@ -52,6 +52,11 @@ impl Fixture {
 
     /// `run` into the folder `out` with the ledger at `state/`.
     fn run(&self, out: &str, extra: &[&str]) -> Run {
+        self.run_at(p(&self.path("state")), out, extra)
+    }
+
+    /// `run` into the folder `out` with the ledger at `state`.
+    pub(crate) fn run_at(&self, state: &str, out: &str, extra: &[&str]) -> Run {
         let mut args = vec![
             "run".to_string(),
             "--metadata-file".into(),
@@ -59,7 +64,7 @@ impl Fixture {
             "--table".into(),
             format!("db.users={}", self.path("users").display()),
             "--state".into(),
-            p(&self.path("state")).into(),
+            state.into(),
             "--batch-size".into(),
             "4".into(),
             "--out".into(),
@@ -72,13 +77,13 @@ impl Fixture {
         onfs(&args)
     }
 
-    fn report(&self, out: &str) -> Value {
+    pub(crate) fn report(&self, out: &str) -> Value {
         let text = std::fs::read_to_string(self.path(&format!("{out}.json"))).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
     /// Each sent row: key -> the groups it carries with their values.
-    fn sent(&self, out: &str) -> BTreeMap<i64, BTreeMap<String, String>> {
+    pub(crate) fn sent(&self, out: &str) -> BTreeMap<i64, BTreeMap<String, String>> {
         let mut rows = BTreeMap::new();
         for m in onfs_file::read_messages(&self.path(out)).unwrap() {
             let q = decode(&m.unwrap().value);
@@ -124,7 +129,7 @@ impl Fixture {
     }
 }
 
-fn base() -> Vec<Row> {
+pub(crate) fn base() -> Vec<Row> {
     (0..10)
         .map(|i| (i, i * 10, if i % 2 == 0 { "a" } else { "b" }))
         .collect()
@@ -137,7 +142,7 @@ fn groups(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn counts(report: &Value, group: &str) -> (u64, u64, u64, u64) {
+pub(crate) fn counts(report: &Value, group: &str) -> (u64, u64, u64, u64) {
     let c = &report["jobs"][0]["changed_only"][group];
     let n = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
     (n("new"), n("changed"), n("unchanged"), n("refreshed"))

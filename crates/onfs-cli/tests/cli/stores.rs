@@ -437,3 +437,62 @@ fn errors_name_the_url_wrong_key_missing_bucket_missing_prefix() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("aws_no_such"), "{}", run.stderr);
 }
+
+/// The push ledger on an object store: read back by the next run, and locked by a create-only
+/// put (a conditional put on the store).
+fn ledger_on(store: Store, scheme: &str) {
+    use crate::state::{base, counts, Fixture};
+    let f = Fixture::new();
+    let state = format!("{}/{}", root(store, scheme), unique("ledger"));
+    let opts = option_args(store, &real_secret(store));
+    let mut extra: Vec<&str> = vec!["--changed-only"];
+    extra.extend(opts.iter().map(String::as_str));
+    f.day("2026-11-01", &base());
+    let run = f.run_at(&state, "out1", &extra);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(f.sent("out1").len(), 10);
+    f.day("2026-11-02", &base());
+    let run = f.run_at(&state, "out2", &extra);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(f.sent("out2").is_empty());
+    assert_eq!(counts(&f.report("out2"), "orders"), (0, 0, 10, 0));
+    assert!(
+        !run.all_output().contains(&real_secret(store)),
+        "secret leaked"
+    );
+
+    // Another run holds the job: the lock is an object beside the ledger.
+    let job = onfs_state::job_key(
+        p(&f.path("metadata.json")),
+        &["orders".to_string(), "profile".to_string()],
+    );
+    let url = url::Url::parse(&format!("{state}/")).unwrap();
+    let os = onfs_sources::stores::build_store(&url, &storage(store)).unwrap();
+    let lock =
+        StorePath::from(format!("{}/{job}/LOCK.json", url.path().trim_matches('/')).as_str());
+    let holder = serde_json::json!({"run": "elsewhere-1", "host": "another-host", "pid": 1, "started": "2026-11-30T00:00:00Z"});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(os.put(&lock, PutPayload::from(holder.to_string().into_bytes())))
+        .unwrap();
+    f.day("2026-11-03", &base());
+    let run = f.run_at(&state, "out3", &extra);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("being pushed by another run") && run.stderr.contains("elsewhere-1"),
+        "{}",
+        run.stderr
+    );
+    rt.block_on(os.delete(&lock)).unwrap();
+    let run = f.run_at(&state, "out3", &extra);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn ledger_on_s3() {
+    ledger_on(Store::S3, "s3");
+}
+
+#[test]
+fn ledger_on_azure() {
+    ledger_on(Store::Azure, "az");
+}
