@@ -48,6 +48,29 @@ pub enum Command {
     /// compare them with a message folder.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(Box<VerifyArgs>),
+    /// Show what a push ledger (--state) holds: per job its keys, the partitions pushed, the
+    /// last runs and the run holding it now.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The ledger's location (as given to `run --state`).
+    #[arg(long = "state", value_name = "URL")]
+    pub location: String,
+
+    /// An object store option, repeatable: KEY=VALUE (as `run --storage-option`).
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+
+    /// Print the jobs as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The last runs to show per job.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub runs: usize,
 }
 
 /// Where the metadata comes from.

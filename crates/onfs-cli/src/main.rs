@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Send(a) => cmd::send::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Status(a) => cmd::status::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -146,19 +146,7 @@ impl JobState {
         &self,
         path: &object_store::path::Path,
     ) -> Result<Option<T>, StateError> {
-        match self.location.store.get(path).await {
-            Ok(r) => {
-                let bytes = r.bytes().await.map_err(|e| StateError::store(path, e))?;
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StateError::Corrupt {
-                        path: path.to_string(),
-                        problem: e.to_string(),
-                    })
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(StateError::store(path, e)),
-        }
+        self.location.read_json(path).await
     }
 
     async fn read_head(&self) -> Result<Head, StateError> {

@@ -15,6 +15,7 @@ mod job;
 pub mod ledger;
 mod location;
 mod lock;
+mod status;
 
 pub use error::StateError;
 pub use head::{Head, PushedPass, RunRecord};
@@ -22,3 +23,4 @@ pub use job::{job_key, JobState};
 pub use ledger::{Ledger, HASH_SCHEME};
 pub use location::StateLocation;
 pub use lock::LockInfo;
+pub use status::JobStatus;

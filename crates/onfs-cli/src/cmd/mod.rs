@@ -3,4 +3,5 @@ pub mod inspect;
 pub mod plan;
 pub mod run;
 pub mod send;
+pub mod status;
 pub mod verify;

@@ -323,3 +323,27 @@ fn state_flags_are_checked() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--refresh-after"), "{}", run.stderr);
 }
+
+#[test]
+fn status_shows_the_jobs_runs_and_holder() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &["--changed-only"]).code, 0);
+    let state = f.path("state");
+    let run = onfs(&["status", "--state", p(&state)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("1 job")
+            && run.stdout.contains("groups: orders, profile")
+            && run.stdout.contains("10 keys")
+            && run.stdout.contains("db.users 2026-11-01"),
+        "{}",
+        run.stdout
+    );
+    let run = onfs(&["status", "--state", p(&state), "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let jobs: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(jobs[0]["head"]["keys"], 10);
+    assert_eq!(jobs[0]["head"]["runs"][0]["rows"], 10);
+    assert_eq!(jobs[0]["lock"], Value::Null);
+}

@@ -1,0 +1,65 @@
+//! What a state location holds: every job's head and lock, for `onfs-push status`.
+
+use object_store::ObjectStoreExt;
+use serde::Serialize;
+
+use crate::head::Head;
+use crate::lock::LockInfo;
+use crate::{StateError, StateLocation};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    /// The job's folder under the location.
+    pub folder: String,
+    /// `None`: no run of the job committed yet.
+    pub head: Option<Head>,
+    /// The run holding the job now, if any.
+    pub lock: Option<LockInfo>,
+}
+
+impl StateLocation {
+    /// Every job folder of the location, by name.
+    pub async fn status(&self) -> Result<Vec<JobStatus>, StateError> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.root))
+            .await
+            .map_err(|e| StateError::store(&self.root, e))?;
+        let mut jobs = Vec::new();
+        for prefix in listing.common_prefixes {
+            let Some(folder) = prefix.filename().map(str::to_string) else {
+                continue;
+            };
+            let head = self
+                .read_json::<Head>(&prefix.clone().join("HEAD.json"))
+                .await?;
+            let lock = self
+                .read_json::<LockInfo>(&prefix.join("LOCK.json"))
+                .await?;
+            if head.is_some() || lock.is_some() {
+                jobs.push(JobStatus { folder, head, lock });
+            }
+        }
+        jobs.sort_by(|a, b| a.folder.cmp(&b.folder));
+        Ok(jobs)
+    }
+
+    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &object_store::path::Path,
+    ) -> Result<Option<T>, StateError> {
+        match self.store.get(path).await {
+            Ok(r) => {
+                let bytes = r.bytes().await.map_err(|e| StateError::store(path, e))?;
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        path: path.to_string(),
+                        problem: e.to_string(),
+                    })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(StateError::store(path, e)),
+        }
+    }
+}
