@@ -2,9 +2,11 @@
 //! string and a boolean) in `FILES` Parquet files under `DIR/process_date=2026-01-01/`, and
 //! `DIR.metadata.json` describing it as the TABLE source `bench.NAME`.
 //!
-//!     cargo run --release -p onfs-file --example make_bench_data -- DIR NAME ROWS FILES [PREFIX]
+//!     cargo run --release -p onfs-file --example make_bench_data -- DIR NAME ROWS FILES [PREFIX [DATE [CHANGE_EVERY]]]
 //!
 //! Columns are prefixed with PREFIX (default `f`) so two tables can be joined on `user_id`.
+//! DATE names the partition (default 2026-01-01); with CHANGE_EVERY = N, every Nth user's
+//! `n0` (the Int64 group) is one more than in the other partitions (a day's changes).
 
 use std::fs::File;
 use std::sync::Arc;
@@ -19,9 +21,11 @@ fn main() {
         std::process::exit(2);
     };
     let prefix = rest.first().map(String::as_str).unwrap_or("f");
+    let date = rest.get(1).map(String::as_str).unwrap_or("2026-01-01");
+    let change_every: usize = rest.get(2).map_or(0, |n| n.parse().expect("CHANGE_EVERY"));
     let rows: usize = rows.parse().expect("ROWS");
     let files: usize = files.parse().expect("FILES");
-    let part = std::path::Path::new(dir).join("process_date=2026-01-01");
+    let part = std::path::Path::new(dir).join(format!("process_date={date}"));
     std::fs::create_dir_all(&part).unwrap();
     let per_file = rows.div_ceil(files);
     let segments = ["new", "loyal", "lapsed", "dormant"];
@@ -49,9 +53,10 @@ fn main() {
             for k in 0..2 {
                 cols.push((
                     format!("{prefix}_n{k}"),
-                    Arc::new(Int64Array::from_iter_values(
-                        r.clone().map(|i| ((i * (k + 3)) % 100_000) as i64),
-                    )),
+                    Arc::new(Int64Array::from_iter_values(r.clone().map(|i| {
+                        let changed = k == 0 && change_every > 0 && i % change_every == 0;
+                        ((i * (k + 3)) % 100_000) as i64 + changed as i64
+                    }))),
                 ));
             }
             cols.push((

@@ -57,6 +57,20 @@ impl Fixture {
 
     /// `run` into the folder `out` with the ledger at `state`.
     pub(crate) fn run_at(&self, state: &str, out: &str, extra: &[&str]) -> Run {
+        let out = p(&self.path(out)).to_string();
+        let mut extra: Vec<&str> = extra.to_vec();
+        extra.extend(["--out", out.as_str()]);
+        self.run_to(state, &extra)
+    }
+
+    /// `run` with the ledger at `state` to the output `extra` names (the report beside
+    /// the state).
+    pub(crate) fn run_to(&self, state: &str, extra: &[&str]) -> Run {
+        let out = extra
+            .iter()
+            .position(|a| *a == "--out" || *a == "--topic")
+            .map(|i| extra[i + 1].rsplit('/').next().unwrap().to_string())
+            .expect("an output");
         let mut args = vec![
             "run".to_string(),
             "--metadata-file".into(),
@@ -67,8 +81,6 @@ impl Fixture {
             state.into(),
             "--batch-size".into(),
             "4".into(),
-            "--out".into(),
-            p(&self.path(out)).into(),
             "--report".into(),
             p(&self.path(&format!("{out}.json"))).into(),
         ];
@@ -346,4 +358,58 @@ fn status_shows_the_jobs_runs_and_holder() {
     assert_eq!(jobs[0]["head"]["keys"], 10);
     assert_eq!(jobs[0]["head"]["runs"][0]["rows"], 10);
     assert_eq!(jobs[0]["lock"], Value::Null);
+}
+
+/// Changed-only to a real broker: the rows that land on the topic are exactly the changes.
+#[cfg(feature = "service-tests")]
+#[test]
+fn changed_only_to_kafka_lands_exactly_the_changes() {
+    let f = Fixture::new();
+    let state = p(&f.path("state")).to_string();
+    let bootstrap = broker().bootstrap.clone();
+    let send = |topic: &str| {
+        create_topic(&bootstrap, topic, 2);
+        let run = f.run_to(
+            &state,
+            &[
+                "--changed-only",
+                "--kafka-brokers",
+                &bootstrap,
+                "--topic",
+                topic,
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut rows: Vec<(i64, Vec<String>)> = read_topic(&bootstrap, topic)
+            .iter()
+            .flat_map(|r| {
+                let q = decode(&r.value);
+                let labels: Vec<String> = q
+                    .feature_group_schema
+                    .iter()
+                    .map(|g| g.label.clone())
+                    .collect();
+                q.data
+                    .into_iter()
+                    .map(move |d| (d.key_values[0].parse().unwrap(), labels.clone()))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    f.day("2026-11-01", &base());
+    assert_eq!(send(&unique_topic("changed-1")).len(), 10);
+    f.day("2026-11-02", &base());
+    assert!(send(&unique_topic("changed-2")).is_empty());
+    let mut day3 = base();
+    day3[7].1 = -7;
+    day3[8].2 = "z";
+    f.day("2026-11-03", &day3);
+    assert_eq!(
+        send(&unique_topic("changed-3")),
+        vec![
+            (7, vec!["orders".to_string()]),
+            (8, vec!["profile".to_string()])
+        ]
+    );
 }
