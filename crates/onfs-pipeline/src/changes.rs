@@ -75,9 +75,14 @@ impl Changes {
                     return all;
                 }
                 let mut mask = 0u64;
+                let entry = ledger.entry(key);
                 for (g, hashes) in groups.iter().enumerate() {
                     let hash = hashes[row];
-                    let (kind, send) = match ledger.seen(key, g, hash) {
+                    let seen = match entry {
+                        Some(e) => ledger.seen_at(e, g, hash),
+                        None => Seen::New,
+                    };
+                    let (kind, send) = match seen {
                         Seen::New => (0, true),
                         Seen::Changed => (1, true),
                         Seen::Same { sent } => match self.refresh_after {
@@ -88,7 +93,14 @@ impl Changes {
                     tally[g][kind] += 1;
                     if send {
                         mask |= 1 << g;
-                        ledger.record(key, g, hash, self.now);
+                    }
+                }
+                if mask != 0 {
+                    let e = entry.unwrap_or_else(|| ledger.entry_or_insert(key));
+                    for (g, hashes) in groups.iter().enumerate() {
+                        if mask >> g & 1 == 1 {
+                            ledger.set(e, g, hashes[row], self.now);
+                        }
                     }
                 }
                 mask

@@ -2,6 +2,7 @@
 //! and as Parquet (`key`, then `hash:<group>` and `sent:<group>` per group).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt64Array};
@@ -19,11 +20,33 @@ pub const HASH_SCHEME: &str = "arrow-ahash-6f6e6673-v1";
 /// Never sent.
 const NEVER: u32 = 0;
 
+/// Keys are hashes already: the map uses them as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | *b as u64;
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {
     /// The feature groups, in the order of `hashes` and `sent` within an entry.
     pub groups: Vec<String>,
-    index: HashMap<u64, u32>,
+    index: KeyMap,
     keys: Vec<u64>,
     /// `entry * groups + group`.
     hashes: Vec<u64>,
@@ -62,12 +85,27 @@ impl Ledger {
         self.groups.len()
     }
 
-    /// What group `group` of `key` was when last sent, compared with `hash`.
-    pub fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
-        let Some(&e) = self.index.get(&key) else {
-            return Seen::New;
-        };
-        let at = e as usize * self.width() + group;
+    /// The entry of `key`, if it has one.
+    pub fn entry(&self, key: u64) -> Option<usize> {
+        self.index.get(&key).map(|&e| e as usize)
+    }
+
+    /// The entry of `key`, made (nothing sent) if it has none.
+    pub fn entry_or_insert(&mut self, key: u64) -> usize {
+        let width = self.width();
+        let next = self.keys.len() as u32;
+        let e = *self.index.entry(key).or_insert(next);
+        if e == next {
+            self.keys.push(key);
+            self.hashes.extend(std::iter::repeat_n(0, width));
+            self.sent.extend(std::iter::repeat_n(NEVER, width));
+        }
+        e as usize
+    }
+
+    /// What group `group` of entry `entry` was when last sent, compared with `hash`.
+    pub fn seen_at(&self, entry: usize, group: usize, hash: u64) -> Seen {
+        let at = entry * self.width() + group;
         match self.sent[at] {
             NEVER => Seen::New,
             sent if self.hashes[at] == hash => Seen::Same { sent },
@@ -75,18 +113,25 @@ impl Ledger {
         }
     }
 
-    /// Records that group `group` of `key` holds `hash`, sent at `sent` (seconds).
-    pub fn record(&mut self, key: u64, group: usize, hash: u64, sent: u32) {
-        let width = self.width();
-        let e = *self.index.entry(key).or_insert_with(|| {
-            self.keys.push(key);
-            self.hashes.extend(std::iter::repeat_n(0, width));
-            self.sent.extend(std::iter::repeat_n(NEVER, width));
-            (self.keys.len() - 1) as u32
-        });
-        let at = e as usize * width + group;
+    /// Records that group `group` of entry `entry` holds `hash`, sent at `sent` (seconds).
+    pub fn set(&mut self, entry: usize, group: usize, hash: u64, sent: u32) {
+        let at = entry * self.width() + group;
         self.hashes[at] = hash;
         self.sent[at] = sent;
+    }
+
+    /// What group `group` of `key` was when last sent, compared with `hash`.
+    pub fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
+        match self.entry(key) {
+            Some(e) => self.seen_at(e, group, hash),
+            None => Seen::New,
+        }
+    }
+
+    /// Records that group `group` of `key` holds `hash`, sent at `sent` (seconds).
+    pub fn record(&mut self, key: u64, group: usize, hash: u64, sent: u32) {
+        let e = self.entry_or_insert(key);
+        self.set(e, group, hash, sent);
     }
 
     /// The ledger as Parquet bytes.
@@ -150,12 +195,14 @@ impl Ledger {
                     pairs.push((g, h, s));
                 }
             }
+            ledger.index.reserve(keys.len());
             for row in 0..keys.len() {
-                let key = keys.value(row);
+                if pairs.iter().all(|(_, _, s)| s.value(row) == NEVER) {
+                    continue;
+                }
+                let e = ledger.entry_or_insert(keys.value(row));
                 for (g, h, s) in &pairs {
-                    if s.value(row) != NEVER {
-                        ledger.record(key, *g, h.value(row), s.value(row));
-                    }
+                    ledger.set(e, *g, h.value(row), s.value(row));
                 }
             }
         }
