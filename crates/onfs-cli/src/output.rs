@@ -183,6 +183,17 @@ impl Output {
         Ok(())
     }
 
+    /// Whether everything sent so far was delivered, waiting for the delivery reports (Kafka);
+    /// false for files, which are complete only when finished.
+    pub fn delivered_so_far(&self) -> CliResult<bool> {
+        match &self.target {
+            Target::Kafka { deliverer, .. } => deliverer
+                .delivered_so_far()
+                .map_err(crate::deliver::kafka_error),
+            _ => Ok(false),
+        }
+    }
+
     /// Completes the output: files get their manifest, Kafka its final flush and summary.
     pub fn finish(self, info: RunInfo) -> CliResult<OutputSummary> {
         match self.target {

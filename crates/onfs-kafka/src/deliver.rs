@@ -196,6 +196,13 @@ impl Deliverer {
         self.sink.flush(Duration::from_secs(24 * 3600))
     }
 
+    /// Waits for every delivery report of what was sent so far: whether every message was
+    /// delivered (none failed, none held back).
+    pub fn delivered_so_far(&self) -> Result<bool, KafkaError> {
+        self.flush()?;
+        Ok(!self.sink.has_failures() && self.unsent == 0)
+    }
+
     /// The end of a round: when there are several, every message of this one is delivered
     /// before the next begins.
     pub fn end_round(&self, round: Round) -> Result<(), KafkaError> {

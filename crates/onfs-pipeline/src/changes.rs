@@ -137,6 +137,11 @@ impl Changes {
             .collect()
     }
 
+    /// The ledger as it stands (this run's sends so far recorded), e.g. to checkpoint it.
+    pub fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("no thread panics holding it")
+    }
+
     /// The ledger with this run's sends recorded, to commit once everything was delivered.
     pub fn into_ledger(self) -> Ledger {
         self.ledger

@@ -46,6 +46,8 @@ pub struct JobState {
     groups: Vec<String>,
     run: String,
     started: String,
+    /// Ledger files written by this run (checkpoints), for unique names.
+    written: u32,
     /// What the last successful runs left.
     pub head: Head,
 }
@@ -72,6 +74,7 @@ impl JobState {
             groups: groups.to_vec(),
             run,
             started,
+            written: 0,
             head: Head::default(),
         };
         state.lock().await?;
@@ -188,18 +191,42 @@ impl JobState {
         })
     }
 
+    /// Records what a run delivered so far (the ledger with its sends, the passes it pushed),
+    /// keeping the lock: a run cut after this leaves these passes pushed. The head is replaced
+    /// in one put, after the ledger file is complete.
+    pub async fn checkpoint(
+        &mut self,
+        ledger: Option<&Ledger>,
+        passes: &[Vec<(String, Option<String>)>],
+    ) -> Result<(), StateError> {
+        self.write(ledger, passes, None).await
+    }
+
     /// Records a successful run: the new ledger (if the run kept one), the passes it pushed
-    /// and its counts; then releases the lock. The head is replaced in one put, after the
-    /// ledger file is complete: a run killed before leaves the previous state as it was.
+    /// and its counts; then releases the lock. A run killed before leaves the previous state
+    /// as it was.
     pub async fn commit(
         mut self,
         ledger: Option<&Ledger>,
-        mut run: RunRecord,
+        run: RunRecord,
         passes: Vec<Vec<(String, Option<String>)>>,
     ) -> Result<Head, StateError> {
+        self.write(ledger, &passes, Some(run)).await?;
+        let head = self.head.clone();
+        self.release().await?;
+        Ok(head)
+    }
+
+    async fn write(
+        &mut self,
+        ledger: Option<&Ledger>,
+        passes: &[Vec<(String, Option<String>)>],
+        run: Option<RunRecord>,
+    ) -> Result<(), StateError> {
         let previous = self.head.ledger.clone();
         if let Some(ledger) = ledger {
-            let name = format!("ledger-{}.parquet", self.run);
+            self.written += 1;
+            let name = format!("ledger-{}-{}.parquet", self.run, self.written);
             let path = self.path(&name);
             let bytes = ledger.to_parquet().map_err(|e| StateError::Corrupt {
                 path: path.to_string(),
@@ -217,17 +244,19 @@ impl JobState {
             self.head.groups = self.groups.clone();
         }
         for sources in passes {
-            if !self.head.pushed.iter().any(|p| p.sources == sources) {
+            if !self.head.pushed.iter().any(|p| &p.sources == sources) {
                 self.head.pushed.push(PushedPass {
-                    sources,
+                    sources: sources.clone(),
                     run: self.run.clone(),
                 });
             }
         }
-        run.id = self.run.clone();
-        run.started = self.started.clone();
-        run.finished = now();
-        self.head.add_run(run);
+        if let Some(mut run) = run {
+            run.id = self.run.clone();
+            run.started = self.started.clone();
+            run.finished = now();
+            self.head.add_run(run);
+        }
         let path = self.path(HEAD);
         let body = serde_json::to_vec_pretty(&self.head).expect("head serializes");
         self.location
@@ -238,9 +267,7 @@ impl JobState {
         if let Some(old) = previous.filter(|old| Some(old) != self.head.ledger.as_ref()) {
             let _ = self.location.store.delete(&self.path(&old)).await;
         }
-        let head = self.head.clone();
-        self.release().await?;
-        Ok(head)
+        Ok(())
     }
 
     /// Gives the job back without recording anything (a failed or dry run).

@@ -413,3 +413,59 @@ fn changed_only_to_kafka_lands_exactly_the_changes() {
         ]
     );
 }
+
+/// A backfill to Kafka records each pass once delivered: cut by a bad day, it resumes there.
+#[cfg(feature = "service-tests")]
+#[test]
+fn a_cut_backfill_resumes_where_it_stopped() {
+    let f = Fixture::new();
+    let state = p(&f.path("state")).to_string();
+    let bootstrap = broker().bootstrap.clone();
+    let topic = unique_topic("backfill");
+    create_topic(&bootstrap, &topic, 1);
+    let backfill = || {
+        f.run_to(
+            &state,
+            &[
+                "--partition-range",
+                "2026-11-01..2026-11-03",
+                "--on-duplicate-key",
+                "error",
+                "--kafka-brokers",
+                &bootstrap,
+                "--topic",
+                &topic,
+            ],
+        )
+    };
+    f.day("2026-11-01", &base());
+    f.day("2026-11-02", &base());
+    let mut bad = base();
+    bad.push((1, 7, "x"));
+    f.day("2026-11-03", &bad);
+    let run = backfill();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        read_topic(&bootstrap, &topic)
+            .iter()
+            .map(|r| decode(&r.value).data.len())
+            .sum::<usize>(),
+        20
+    );
+    f.day("2026-11-03", &base());
+    let run = backfill();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("pushed by run").count(),
+        2,
+        "the two delivered days are skipped: {}",
+        run.stderr
+    );
+    assert_eq!(
+        read_topic(&bootstrap, &topic)
+            .iter()
+            .map(|r| decode(&r.value).data.len())
+            .sum::<usize>(),
+        30
+    );
+}

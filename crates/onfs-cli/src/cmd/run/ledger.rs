@@ -141,6 +141,26 @@ impl<'a> Ledgers<'a> {
         }
     }
 
+    /// Everything sent so far was delivered: records the job's passes so far (and with
+    /// --changed-only its ledger), keeping the lock; a run cut later leaves them pushed.
+    pub fn checkpoint(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        changes: Option<&Changes>,
+    ) -> CliResult<()> {
+        let Some(h) = self.held.last_mut() else {
+            return Ok(());
+        };
+        let ledger = changes.map(|c| c.ledger());
+        runtime
+            .block_on(h.state.checkpoint(ledger.as_deref(), &h.passes))
+            .map_err(state_error)
+    }
+
+    pub fn holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// The job's passes are done: with --changed-only, its ledger and counts per group.
     pub fn end_job(&mut self, changes: Option<Changes>) -> Option<BTreeMap<String, GroupCounts>> {
         let changes = changes?;

@@ -201,7 +201,9 @@ fn run_jobs(
                 .collect(),
             ..Default::default()
         };
-        for selection in job.passes(cx.runtime)? {
+        let passes = job.passes(cx.runtime)?;
+        let last = passes.len().saturating_sub(1);
+        for (n, selection) in passes.into_iter().enumerate() {
             let prepared = job.prepare_pass(cx.runtime, &selection)?;
             if let Some(run) = ledgers.pushed_by(prepared.sources()) {
                 tracing::info!(job = %spec.name, run = %run, "these partitions were pushed already; --force pushes them again");
@@ -238,6 +240,10 @@ fn run_jobs(
             report.seconds.deliver += t.elapsed().as_secs_f64();
             ledgers.record_pass(&pass);
             job_report.passes.push(pass);
+            // A backfill records each pass once delivered: a cut one resumes after it.
+            if n < last && ledgers.holds() && output.delivered_so_far()? {
+                ledgers.checkpoint(cx.runtime, changes.as_ref())?;
+            }
         }
         drop(job);
         job_report.changed_only = ledgers.end_job(changes);
