@@ -264,10 +264,30 @@ impl JobState {
             .put(&path, PutPayload::from(body))
             .await
             .map_err(|e| StateError::store(&path, e))?;
-        if let Some(old) = previous.filter(|old| Some(old) != self.head.ledger.as_ref()) {
-            let _ = self.location.store.delete(&self.path(&old)).await;
+        if previous != self.head.ledger {
+            self.remove_other_ledgers().await;
         }
         Ok(())
+    }
+
+    /// Deletes every ledger file but the head's: the previous one, and any a killed run wrote
+    /// without committing. Best effort: a file left is never read.
+    async fn remove_other_ledgers(&self) {
+        use futures::TryStreamExt;
+        let dir = self.location.path(&[&self.dir]);
+        let files: Vec<_> = match self.location.store.list(Some(&dir)).try_collect().await {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!("listing {dir}: {e}");
+                return;
+            }
+        };
+        for meta in files {
+            let name = meta.location.filename().unwrap_or_default();
+            if name.starts_with("ledger-") && Some(name) != self.head.ledger.as_deref() {
+                let _ = self.location.store.delete(&meta.location).await;
+            }
+        }
     }
 
     /// Gives the job back without recording anything (a failed or dry run).

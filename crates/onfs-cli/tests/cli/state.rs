@@ -469,3 +469,23 @@ fn a_cut_backfill_resumes_where_it_stopped() {
         30
     );
 }
+
+#[test]
+fn a_ledger_file_left_by_a_killed_commit_is_removed_by_the_next() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &["--changed-only"]).code, 0);
+    // A run killed after writing its ledger file, before replacing the head.
+    let orphan = f.job_dir().join("ledger-20261130T000000Z-1-1.parquet");
+    std::fs::write(&orphan, b"cut").unwrap();
+    f.day("2026-11-02", &base());
+    let run = f.run("out2", &["--changed-only"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!orphan.exists());
+    let ledgers: Vec<String> = std::fs::read_dir(f.job_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ledger-"))
+        .collect();
+    assert_eq!(ledgers.len(), 1, "{ledgers:?}");
+}
