@@ -489,3 +489,68 @@ fn a_ledger_file_left_by_a_killed_commit_is_removed_by_the_next() {
         .collect();
     assert_eq!(ledgers.len(), 1, "{ledgers:?}");
 }
+
+/// SIGKILL during delivery: the ledger is as it was, the killed run's lock is taken over, and
+/// the rerun lands every row (at least once: what the killed run delivered may come again).
+#[cfg(feature = "service-tests")]
+#[test]
+fn a_run_killed_during_delivery_is_run_again_whole() {
+    let f = Fixture::new();
+    let state = p(&f.path("state")).to_string();
+    let bootstrap = broker().bootstrap.clone();
+    let topic = unique_topic("killed");
+    create_topic(&bootstrap, &topic, 1);
+    let rows: Vec<Row> = (0..400).map(|i| (i, i, "a")).collect();
+    f.day("2026-11-01", &rows);
+    let args = |slow: bool| {
+        let mut a: Vec<String> = [
+            "run",
+            "--metadata-file",
+            p(&f.path("metadata.json")),
+            "--table",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(format!("db.users={}", f.path("users").display()));
+        for s in [
+            "--state",
+            &state,
+            "--changed-only",
+            "--kafka-brokers",
+            &bootstrap,
+            "--topic",
+            &topic,
+        ] {
+            a.push(s.to_string());
+        }
+        if slow {
+            a.extend(["--max-rate".to_string(), "100".to_string()]);
+        }
+        a
+    };
+    let mut child = onfs_command()
+        .args(args(true))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // About 4 s of sending at 100 rows/s: killed midway.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let delivered = read_topic(&bootstrap, &topic).len();
+    assert!(delivered < 400, "killed before the end: {delivered} rows");
+    assert!(!f.job_dir().join("HEAD.json").exists(), "nothing committed");
+    let run = onfs_command().args(args(false)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let mut keys: Vec<i64> = read_topic(&bootstrap, &topic)
+        .iter()
+        .flat_map(|r| decode(&r.value).data)
+        .map(|d| d.key_values[0].parse().unwrap())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, (0..400).collect::<Vec<i64>>());
+    assert!(f.job_dir().join("HEAD.json").exists());
+}
