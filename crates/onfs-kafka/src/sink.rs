@@ -265,10 +265,8 @@ fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
 /// Removes secret values from a text (librdkafka may echo a value back).
 pub fn redact_values(cfg: &ProducerConfig, text: &str) -> String {
     let mut out = text.to_string();
-    for (k, v) in cfg.entries() {
-        if crate::options::is_secret(k) && !v.is_empty() {
-            out = out.replace(v, "<redacted>");
-        }
+    for v in cfg.secrets() {
+        out = out.replace(v, "<redacted>");
     }
     out
 }
