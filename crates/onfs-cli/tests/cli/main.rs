@@ -16,4 +16,6 @@ mod hive;
 #[cfg(feature = "service-tests")]
 mod kafka;
 #[cfg(feature = "service-tests")]
+mod kafka_security;
+#[cfg(feature = "service-tests")]
 mod stores;
