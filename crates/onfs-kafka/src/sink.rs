@@ -92,10 +92,11 @@ impl KafkaSink {
             .map_err(|e| KafkaError::Unreachable {
                 brokers: cfg.brokers.clone(),
                 waited: cfg.connect_timeout,
-                detail: self
-                    .accounting
-                    .last_client_error()
-                    .unwrap_or_else(|| e.to_string()),
+                detail: certificate_hint(
+                    self.accounting
+                        .last_client_error()
+                        .unwrap_or_else(|| e.to_string()),
+                ),
             })?;
         let topic = metadata
             .topics()
@@ -259,6 +260,20 @@ fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
             .unwrap_or_else(|| "(producer configuration)".into()),
         problem: redact_values(cfg, &text),
         setting: None,
+    }
+}
+
+/// librdkafka says only "certificate verify failed" when the broker's certificate names another
+/// host: both causes are named.
+fn certificate_hint(detail: String) -> String {
+    if detail.contains("certificate verify failed") {
+        format!(
+            "{detail} (the broker's certificate is not from a CA the truststore holds, or does not \
+             name the host connected to; kafka.ssl.endpoint.identification.algorithm= turns the \
+             host check off)"
+        )
+    } else {
+        detail
     }
 }
 

@@ -243,6 +243,38 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<onfs_kafka::topic::Record
     out
 }
 
+/// The reference case's messages as `inspect` prints them (all-types, batches of 7).
+pub fn reference_lines() -> String {
+    std::fs::read_to_string(case("all-types").join("expected/messages.jsonl")).unwrap()
+}
+
+/// The records are the reference case's messages, byte for byte, with null keys as the original.
+pub fn assert_reference_records(records: &[onfs_kafka::topic::Record]) {
+    let want: Vec<serde_json::Value> = reference_lines()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), want.len());
+    for (r, w) in records.iter().zip(&want) {
+        let hex: String = r.value.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, w["value_hex"].as_str().unwrap());
+        assert_eq!(r.intra_batch_id, w["intra_batch_id"].as_i64());
+        assert_eq!(r.key, None, "null keys, as the original");
+    }
+}
+
+/// `plan --json` printed the tables-pipeline case's expected plan.
+pub fn assert_tables_pipeline_plan(stdout: &str) {
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(case("tables-pipeline").join("expected/plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(stdout).unwrap(),
+        want
+    );
+}
+
 pub fn decode(value: &[u8]) -> onfs_core::proto::Query {
     use prost::Message;
     onfs_core::proto::Query::decode(value).expect("a persist.Query")
