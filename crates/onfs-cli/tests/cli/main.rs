@@ -18,4 +18,6 @@ mod kafka;
 #[cfg(feature = "service-tests")]
 mod kafka_security;
 #[cfg(feature = "service-tests")]
+mod metadata_tls;
+#[cfg(feature = "service-tests")]
 mod stores;
