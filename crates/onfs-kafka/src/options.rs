@@ -396,6 +396,53 @@ mod tests {
     }
 
     #[test]
+    fn stores_are_read_once_every_option_is_known_and_their_passwords_kept_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        std::fs::write(&ca, text).unwrap();
+        // The password may come before its store; a PEM store ignores it.
+        let c = cfg(&[
+            ("kafka.ssl.truststore.password", "st0re-pw"),
+            ("kafka.ssl.truststore.type", "pem"),
+            ("kafka.ssl.truststore.location", ca.to_str().unwrap()),
+            ("kafka.ssl.endpoint.identification.algorithm", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.get("ssl.ca.pem"), Some(text));
+        assert_eq!(c.get("ssl.ca.location"), None);
+        assert_eq!(c.get("ssl.endpoint.identification.algorithm"), Some("none"));
+        assert_eq!(c.origin_of("ssl.ca.pem"), "kafka.ssl.truststore.location");
+        assert!(c.secrets().any(|s| s == "st0re-pw"));
+        assert!(!format!("{c:?}").contains("st0re-pw"));
+        // A key password with no keystore goes to librdkafka's own key file.
+        let c = cfg(&[
+            ("ssl.key.location", "/k.pem"),
+            ("kafka.ssl.key.password", "k3y-pw"),
+        ])
+        .unwrap();
+        assert_eq!(c.get("ssl.key.password"), Some("k3y-pw"));
+        assert!(!format!("{c:?}").contains("k3y-pw"));
+        let e = cfg(&[(
+            "kafka.ssl.keystore.location",
+            dir.path().join("none.p12").to_str().unwrap(),
+        )])
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KafkaError::Store {
+                    store: StoreKind::Keystore,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("Kafka keystore "), "{e}");
+        assert!(e.to_string().contains("none.p12: cannot be read"), "{e}");
+    }
+
+    #[test]
     fn unknown_java_names_are_errors_naming_them() {
         let e = cfg(&[("kafka.partitioner.ignore.keys", "true")]).unwrap_err();
         assert!(
