@@ -18,6 +18,17 @@
 # ONFS_KAFKA_LIBS, ONFS_KAFKA_PID and ONFS_KAFKA_STATE (sourceable by tests), and
 # <state dir>/client-sasl.properties is a ready client config for the SASL_PLAINTEXT listener.
 #
+# TLS listeners (all on 127.0.0.1, certificates from a private CA the script makes once per
+# state dir under <state dir>/tls with openssl and keytool):
+#   ONFS_KAFKA_SSL_BOOTSTRAP       SSL, server certificate for 127.0.0.1 and localhost
+#   ONFS_KAFKA_MTLS_BOOTSTRAP      SSL, a client certificate from the CA required
+#   ONFS_KAFKA_SASL_SSL_BOOTSTRAP  SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+#                                  (the SASL user below, SCRAM credentials added at format time)
+#   ONFS_KAFKA_OTHER_NAME_BOOTSTRAP SSL whose certificate names another host (other.invalid)
+#   ONFS_KAFKA_TLS_DIR             ca.pem, client-truststore.{jks,p12}, client-keystore.{jks,p12},
+#                                  client.pem/client.key, other-ca.pem (a CA nobody uses)
+#   ONFS_KAFKA_TLS_PASSWORD        the stores' password; JKS key entries use ONFS_KAFKA_TLS_KEY_PASSWORD
+#
 # Environment:
 #   ONFS_KAFKA_VERSION        Kafka version (default 3.9.1)
 #   ONFS_CACHE_DIR            cache root (default $HOME/.cache/onfs-push)
@@ -25,6 +36,8 @@
 #   ONFS_KAFKA_SASL_USER      SASL/PLAIN user (default onfs)
 #   ONFS_KAFKA_SASL_PASSWORD  SASL/PLAIN password (default onfs-secret)
 #   ONFS_KAFKA_AUTO_CREATE    auto.create.topics.enable (default true)
+#   ONFS_KAFKA_TLS_PASSWORD   password of the generated key and trust stores (default onfs-store-secret)
+#   ONFS_KAFKA_TLS_KEY_PASSWORD  password of the client key in client-keystore.jks (default onfs-key-secret)
 #   ONFS_KAFKA_EXTRA_CONFIG   extra server.properties lines, appended verbatim (newline separated)
 #   ONFS_KAFKA_START_TIMEOUT  seconds to wait for "Kafka Server started" (default 90)
 #   ONFS_KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -42,6 +55,8 @@ STATE="${ONFS_KAFKA_DIR:-/tmp/onfs-kafka-test}"
 SASL_USER="${ONFS_KAFKA_SASL_USER:-onfs}"
 SASL_PASSWORD="${ONFS_KAFKA_SASL_PASSWORD:-onfs-secret}"
 AUTO_CREATE="${ONFS_KAFKA_AUTO_CREATE:-true}"
+TLS_PASSWORD="${ONFS_KAFKA_TLS_PASSWORD:-onfs-store-secret}"
+TLS_KEY_PASSWORD="${ONFS_KAFKA_TLS_KEY_PASSWORD:-onfs-key-secret}"
 START_TIMEOUT="${ONFS_KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${ONFS_KAFKA_STOP_TIMEOUT:-30}"
 if [[ -n "${JAVA:-}" ]]; then
@@ -61,10 +76,18 @@ ENVFILE="$STATE/env"
 SERVER_LOG4J="$STATE/log4j.properties"
 TOOLS_LOG4J="$KAFKA_HOME/tools-log4j.properties"
 CLIENT_SASL_PROPS="$STATE/client-sasl.properties"
+TLS="$STATE/tls"
+TLS_MARKER="$TLS/.complete"
 
+# Every port the broker listens on, in the ports file's order.
+PORT_NAMES=(PORT SASL_PORT CONTROLLER_PORT SSL_PORT MTLS_PORT SASL_SSL_PORT OTHER_NAME_PORT)
 PORT=""
 SASL_PORT=""
 CONTROLLER_PORT=""
+SSL_PORT=""
+MTLS_PORT=""
+SASL_SSL_PORT=""
+OTHER_NAME_PORT=""
 
 log() { printf 'kafka-test-broker: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -175,19 +198,103 @@ run_class() {
     "$JAVA_BIN" -Xmx512M -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" "$@"
 }
 
+# --- certificates ----------------------------------------------------------------
+# keytool from the same Java as the broker.
+keytool_bin() {
+    local dir
+    dir="$(dirname "$(command -v "$JAVA_BIN")")"
+    if [[ -x "$dir/keytool" ]]; then printf '%s' "$dir/keytool"; else printf 'keytool'; fi
+}
+
+# An EC P-256 key in $1 and a certificate in $2 for subject $3, signed by the CA in ca.pem/ca.key
+# (or self-signed as a CA when $4 is "ca"), with the extension lines $5. Runs in the TLS work dir.
+make_cert() {
+    local key="$1" cert="$2" subject="$3" kind="$4" ext="$5"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null
+    printf '[ext]\n%s\n' "$ext" >"$cert.ext"
+    if [[ "$kind" == ca ]]; then
+        openssl req -x509 -new -key "$key" -subj "$subject" -days 3650 -sha256 \
+            -config "$cert.ext" -extensions ext -out "$cert"
+    else
+        openssl req -new -key "$key" -subj "$subject" -config "$cert.ext" -out "$cert.csr"
+        openssl x509 -req -in "$cert.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -sha256 -extfile "$cert.ext" -extensions ext -out "$cert" 2>/dev/null
+        rm -f "$cert.csr"
+    fi
+    rm -f "$cert.ext"
+}
+
+# The private CA and every store, once per state dir: the broker's keystores (PKCS12, made by
+# openssl) and truststore (PKCS12, keytool: Java trusts only certificates keytool marks), and the
+# clients' stores in each form the tests use. Built in a scratch dir, moved in place when whole.
+ensure_certs() {
+    [[ -f "$TLS_MARKER" ]] && return 0
+    need openssl
+    local keytool started=$SECONDS work="$STATE/tls.tmp.$$"
+    keytool="$(keytool_bin)"
+    need "$keytool"
+    rm -rf "$work" "$TLS"
+    mkdir -p "$work"
+    (
+        cd "$work"
+        umask 077
+        local ca_ext server_ext client_ext pass="pass:$TLS_PASSWORD"
+        ca_ext=$'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[req]\ndistinguished_name=dn\n[dn]'
+        server_ext=$'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n[req]\ndistinguished_name=dn\n[dn]'
+        client_ext=$'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n[req]\ndistinguished_name=dn\n[dn]'
+        make_cert other-ca.key other-ca.pem "/CN=onfs-test-other-ca" ca "$ca_ext"
+        make_cert ca.key ca.pem "/CN=onfs-test-ca" ca "$ca_ext"
+        make_cert server.key server.pem "/CN=127.0.0.1" leaf "$server_ext"
+        make_cert other-name.key other-name.pem "/CN=other.invalid" leaf \
+            "${server_ext/IP:127.0.0.1,DNS:localhost/DNS:other.invalid}"
+        make_cert client.key client.pem "/CN=onfs-client" leaf "$client_ext"
+        openssl pkcs12 -export -name broker -in server.pem -inkey server.key -certfile ca.pem \
+            -passout "$pass" -out server-keystore.p12
+        openssl pkcs12 -export -name broker -in other-name.pem -inkey other-name.key \
+            -certfile ca.pem -passout "$pass" -out other-name-keystore.p12
+        openssl pkcs12 -export -name client -in client.pem -inkey client.key -certfile ca.pem \
+            -passout "$pass" -out client-keystore.p12
+        # The three keytool runs are JVM starts: in parallel.
+        local pids=()
+        "$keytool" -importcert -noprompt -alias onfs-test-ca -file ca.pem -storetype PKCS12 \
+            -keystore truststore.p12 -storepass "$TLS_PASSWORD" >keytool-1.log 2>&1 &
+        pids+=($!)
+        "$keytool" -importcert -noprompt -alias onfs-test-ca -file ca.pem -storetype JKS \
+            -keystore truststore.jks -storepass "$TLS_PASSWORD" >keytool-2.log 2>&1 &
+        pids+=($!)
+        "$keytool" -importkeystore -noprompt -srckeystore client-keystore.p12 -srcstoretype PKCS12 \
+            -srcstorepass "$TLS_PASSWORD" -srcalias client -destkeystore client-keystore.jks \
+            -deststoretype JKS -deststorepass "$TLS_PASSWORD" -destalias client \
+            -destkeypass "$TLS_KEY_PASSWORD" >keytool-3.log 2>&1 &
+        pids+=($!)
+        local p ok=1
+        for p in "${pids[@]}"; do wait "$p" || ok=0; done
+        if ((!ok)); then
+            cat keytool-*.log >&2
+            exit 1
+        fi
+        rm -f keytool-*.log ./*.srl
+        cp truststore.p12 client-truststore.p12
+        mv truststore.jks client-truststore.jks
+    ) || { rm -rf "$work"; die "making the test certificates failed"; }
+    touch "$work/.complete"
+    mv "$work" "$TLS"
+    log "made the test CA and stores in $TLS in $((SECONDS - started))s"
+}
+
 # --- state helpers -------------------------------------------------------------
 read_ports() {
-    PORT=""; SASL_PORT=""; CONTROLLER_PORT=""
+    local k v name
+    for name in "${PORT_NAMES[@]}"; do printf -v "$name" '%s' ""; done
     [[ -f "$PORTSFILE" ]] || return 1
-    local k v
     while IFS='=' read -r k v; do
-        case "$k" in
-            PORT) PORT="$v" ;;
-            SASL_PORT) SASL_PORT="$v" ;;
-            CONTROLLER_PORT) CONTROLLER_PORT="$v" ;;
-        esac
+        for name in "${PORT_NAMES[@]}"; do
+            [[ "$k" == "$name" ]] && printf -v "$name" '%s' "$v"
+        done
     done <"$PORTSFILE"
-    [[ -n "$PORT" && -n "$SASL_PORT" && -n "$CONTROLLER_PORT" ]]
+    for name in "${PORT_NAMES[@]}"; do
+        [[ -n "${!name}" ]] || return 1
+    done
 }
 
 # 0 if something accepts TCP connections on 127.0.0.1:$1.
@@ -196,12 +303,12 @@ port_open() {
 }
 
 pick_ports() {
-    local out
+    local out n=${#PORT_NAMES[@]}
     if command -v python3 >/dev/null 2>&1; then
-        out="$(python3 - <<'EOF'
-import socket
+        out="$(python3 - "$n" <<'EOF'
+import socket, sys
 socks = []
-for _ in range(3):
+for _ in range(int(sys.argv[1])):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -212,7 +319,7 @@ EOF
 )"
     else
         local p ports=()
-        while ((${#ports[@]} < 3)); do
+        while ((${#ports[@]} < n)); do
             p=$((20000 + RANDOM % 30000))
             if ! port_open "$p" && [[ " ${ports[*]:-} " != *" $p "* ]]; then
                 ports+=("$p")
@@ -220,13 +327,27 @@ EOF
         done
         out="${ports[*]}"
     fi
-    read -r PORT SASL_PORT CONTROLLER_PORT <<<"$out"
-    [[ -n "$CONTROLLER_PORT" ]] || die "could not pick free ports"
-    printf 'PORT=%s\nSASL_PORT=%s\nCONTROLLER_PORT=%s\n' "$PORT" "$SASL_PORT" "$CONTROLLER_PORT" >"$PORTSFILE"
+    read -r "${PORT_NAMES[@]}" <<<"$out"
+    local name
+    : >"$PORTSFILE.tmp"
+    for name in "${PORT_NAMES[@]}"; do
+        [[ -n "${!name}" ]] || die "could not pick free ports"
+        printf '%s=%s\n' "$name" "${!name}" >>"$PORTSFILE.tmp"
+    done
+    mv -f "$PORTSFILE.tmp" "$PORTSFILE"
 }
 
 ports_free() {
-    ! port_open "$PORT" && ! port_open "$SASL_PORT" && ! port_open "$CONTROLLER_PORT"
+    local name
+    for name in "${PORT_NAMES[@]}"; do
+        ! port_open "${!name}" || return 1
+    done
+}
+
+all_ports() {
+    local name out=""
+    for name in "${PORT_NAMES[@]}"; do out+="${out:+/}${!name}"; done
+    printf '%s' "$out"
 }
 
 read_pid() {
@@ -286,20 +407,40 @@ write_configs() {
     # Backslashes are escape characters in .properties files.
     jaas_server="${jaas_server//\\/\\\\}"
     jaas_client="${jaas_client//\\/\\\\}"
+    local client_listeners="PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
+    client_listeners+=",SSL://127.0.0.1:$SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT"
+    client_listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT,OTHER_NAME://127.0.0.1:$OTHER_NAME_PORT"
 
     cat >"$PROPS.tmp" <<EOF
 # generated by scripts/kafka-test-broker.sh -- rewritten on every start
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+listeners=$client_listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$client_listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,OTHER_NAME:SSL
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas_server
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=$jaas_server
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS/server-keystore.p12
+ssl.keystore.password=$TLS_PASSWORD
+ssl.key.password=$TLS_PASSWORD
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$TLS/truststore.p12
+ssl.truststore.password=$TLS_PASSWORD
+ssl.client.auth=none
+listener.name.mtls.ssl.client.auth=required
+listener.name.other_name.ssl.keystore.type=PKCS12
+listener.name.other_name.ssl.keystore.location=$TLS/other-name-keystore.p12
+listener.name.other_name.ssl.keystore.password=$TLS_PASSWORD
+listener.name.other_name.ssl.key.password=$TLS_PASSWORD
 log.dirs=$STATE/data
 num.partitions=1
 default.replication.factor=1
@@ -347,11 +488,25 @@ write_env() {
     cat >"$ENVFILE.tmp" <<EOF
 ONFS_KAFKA_BOOTSTRAP=127.0.0.1:$PORT
 ONFS_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$SASL_PORT
+ONFS_KAFKA_SSL_BOOTSTRAP=127.0.0.1:$SSL_PORT
+ONFS_KAFKA_MTLS_BOOTSTRAP=127.0.0.1:$MTLS_PORT
+ONFS_KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$SASL_SSL_PORT
+ONFS_KAFKA_OTHER_NAME_BOOTSTRAP=127.0.0.1:$OTHER_NAME_PORT
+ONFS_KAFKA_TLS_DIR=$TLS
+ONFS_KAFKA_TLS_PASSWORD=$TLS_PASSWORD
+ONFS_KAFKA_TLS_KEY_PASSWORD=$TLS_KEY_PASSWORD
 ONFS_KAFKA_LIBS=$LIBS
 ONFS_KAFKA_PID=$pid
 ONFS_KAFKA_STATE=$STATE
 EOF
     mv -f "$ENVFILE.tmp" "$ENVFILE"
+}
+
+listeners_open() {
+    local name
+    for name in "${PORT_NAMES[@]}"; do
+        [[ "$name" == CONTROLLER_PORT ]] || port_open "${!name}" || return 1
+    done
 }
 
 # Waits until the broker logs that it started and its listener accepts connections.
@@ -363,7 +518,7 @@ wait_ready() {
             tail -n 60 "$LOGFILE" >&2 || true
             exit 1
         fi
-        if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && port_open "$PORT" && port_open "$SASL_PORT"; then
+        if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && listeners_open; then
             return 0
         fi
         sleep 0.25
@@ -394,9 +549,9 @@ do_start() {
     if read_ports; then
         if ! ports_free; then
             if [[ "$mode" == same ]]; then
-                die "ports $PORT/$SASL_PORT/$CONTROLLER_PORT from $PORTSFILE are in use by another process"
+                die "ports $(all_ports) from $PORTSFILE are in use by another process"
             fi
-            log "previous ports $PORT/$SASL_PORT/$CONTROLLER_PORT are busy; picking new ones"
+            log "previous ports $(all_ports) are busy; picking new ones"
             pick_ports
         fi
     else
@@ -404,6 +559,7 @@ do_start() {
         pick_ports
     fi
 
+    ensure_certs
     write_configs
     local cid
     cid="$(cluster_id)"
@@ -412,13 +568,15 @@ do_start() {
     fi
     if ! "$JAVA_BIN" -Xmx256M -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
         kafka.tools.StorageTool format --cluster-id="$cid" -c "$PROPS" --ignore-formatted \
+        --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+        --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" \
         >"$STATE/format.log" 2>&1; then
         cat "$STATE/format.log" >&2
         die "kafka storage format failed"
     fi
 
     [[ -f "$LOGFILE" ]] && mv -f "$LOGFILE" "$LOGFILE.prev"
-    log "starting Kafka $KAFKA_VERSION: PLAINTEXT 127.0.0.1:$PORT, SASL_PLAINTEXT 127.0.0.1:$SASL_PORT, controller 127.0.0.1:$CONTROLLER_PORT (state $STATE)"
+    log "starting Kafka $KAFKA_VERSION: PLAINTEXT 127.0.0.1:$PORT, SASL_PLAINTEXT 127.0.0.1:$SASL_PORT, SSL 127.0.0.1:$SSL_PORT, mutual TLS 127.0.0.1:$MTLS_PORT, SASL_SSL 127.0.0.1:$SASL_SSL_PORT, SSL (other name) 127.0.0.1:$OTHER_NAME_PORT, controller 127.0.0.1:$CONTROLLER_PORT (state $STATE)"
     # setsid: own session, so the broker survives this script and its terminal;
     # 7>&- 8>&-: do not leak the lock fds into the long-running broker.
     setsid nohup "$JAVA_BIN" -Xmx1G -Xms512M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \

@@ -22,9 +22,11 @@ export ONFS_KAFKA_DIR="${ONFS_KAFKA_DIR:-$(mktemp -d /tmp/onfs-kafka-ci.XXXXXX)}
 ONFS_KAFKA_AUTO_CREATE=false scripts/kafka-test-broker.sh start | tail -n 1
 cleanup() { scripts/kafka-test-broker.sh stop --clean >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+# Every listener's address, the TLS stores and their passwords, for the tests.
+set -a
 # shellcheck disable=SC1091
 source "$ONFS_KAFKA_DIR/env"
-export ONFS_KAFKA_BOOTSTRAP ONFS_KAFKA_SASL_BOOTSTRAP
+set +a
 
 echo "== object store emulators (moto, Azurite)"
 export ONFS_SERVICES_DIR="${ONFS_SERVICES_DIR:-$(mktemp -d /tmp/onfs-services-ci.XXXXXX)}"

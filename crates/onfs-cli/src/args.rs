@@ -102,6 +102,10 @@ pub struct MetadataArgs {
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
 
+    /// CA certificates (PEM) to trust for an https:// metadata URL, instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub metadata_ca: Option<PathBuf>,
+
     /// Seconds to wait for a connection to the metadata service.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub metadata_connect_timeout: f64,

@@ -37,9 +37,10 @@ pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<Deliver
     cfg.connect_timeout = kafka.kafka_connect_timeout;
     cfg.max_rate = kafka.max_rate;
     let mut deliverer = Deliverer::connect(cfg).map_err(|e| match e {
-        KafkaError::Option { .. } | KafkaError::Missing { .. } | KafkaError::Invalid { .. } => {
-            kafka_error(e)
-        }
+        KafkaError::Option { .. }
+        | KafkaError::Store { .. }
+        | KafkaError::Missing { .. }
+        | KafkaError::Invalid { .. } => kafka_error(e),
         _ => {
             eprintln!("sent: 0 messages delivered, 0 failed: nothing was sent");
             kafka_error(e)
@@ -184,7 +185,7 @@ pub fn kafka_error(e: KafkaError) -> CliError {
         },
         e => {
             let code: fn(anyhow::Error) -> CliError = match e {
-                KafkaError::Option { .. } => usage,
+                KafkaError::Option { .. } | KafkaError::Store { .. } => usage,
                 _ => failed,
             };
             match e.setting() {

@@ -74,7 +74,7 @@ impl From<onfs_core::MetadataError> for CliError {
             Refused { .. } => usage(anyhow::anyhow!(
                 "{e}\nhint: the job id is given with --job-id, its token with --job-token or ONFS_JOB_TOKEN"
             )),
-            BadUrl { .. } | Format { .. } | File { .. } => usage(e),
+            BadUrl { .. } | Format { .. } | File { .. } | Ca { .. } => usage(e),
         }
     }
 }

@@ -20,10 +20,8 @@ pub fn register_secret(secret: &str) {
 
 /// Registers the secret values of a Kafka client configuration.
 pub fn register_kafka_secrets(cfg: &onfs_kafka::ProducerConfig) {
-    for (k, v) in cfg.entries() {
-        if onfs_kafka::options::is_secret(k) {
-            register_secret(v);
-        }
+    for v in cfg.secrets() {
+        register_secret(v);
     }
 }
 

@@ -20,6 +20,7 @@ pub fn load_plan(args: &MetadataArgs) -> CliResult<Plan> {
             let mut req = MetadataRequest::new(url.clone(), job_id, token);
             req.connect_timeout = seconds("metadata-connect-timeout", args.metadata_connect_timeout, false)?;
             req.total_timeout = seconds("metadata-timeout", args.metadata_timeout, false)?;
+            req.ca_file = args.metadata_ca.clone();
             fetch_metadata(&req)?
         }
         (None, None) => {

@@ -112,6 +112,15 @@ impl Accounting {
         *self.last_client_error.lock().unwrap() = Some(text);
     }
 
+    /// Remembers `text` unless an error that says why is remembered already: "all brokers are
+    /// down" follows a failed TLS handshake or authentication, and would hide its cause.
+    pub fn set_summary_client_error(&self, text: String) {
+        let mut last = self.last_client_error.lock().unwrap();
+        if last.is_none() {
+            *last = Some(text);
+        }
+    }
+
     pub fn last_client_error(&self) -> Option<String> {
         self.last_client_error.lock().unwrap().clone()
     }
@@ -153,7 +162,11 @@ impl ClientContext for Ctx {
     fn error(&self, error: RdError, reason: &str) {
         let text = format!("{error}: {reason}");
         tracing::warn!("kafka: {text}");
-        self.accounting.set_client_error(text);
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            self.accounting.set_summary_client_error(text);
+        } else {
+            self.accounting.set_client_error(text);
+        }
     }
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {

@@ -9,6 +9,7 @@ pub mod options;
 pub mod rate;
 pub mod report;
 pub mod sink;
+pub mod stores;
 pub mod topic;
 
 use std::fmt;
@@ -51,6 +52,13 @@ pub enum KafkaError {
         option: String,
         problem: String,
         setting: Option<Setting>,
+    },
+    /// A key or trust store cannot be used; never with its password.
+    #[error("Kafka {store} {path}: {problem}")]
+    Store {
+        store: stores::StoreKind,
+        path: String,
+        problem: stores::StoreProblem,
     },
     #[error("no Kafka {setting} given")]
     Missing { setting: Setting },

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
+use crate::stores::{self, Secrets, StoreKind, StoreType};
 use crate::{KafkaError, Setting};
 
 /// Defaults the tool sets unless the user sets them.
@@ -39,6 +41,20 @@ pub struct ProducerConfig {
     entries: BTreeMap<String, String>,
     /// Where each entry came from (the user's spelling), for error messages.
     origin: BTreeMap<String, String>,
+    /// Secrets read but not handed to librdkafka as they are (the stores' passwords).
+    consumed_secrets: Vec<String>,
+}
+
+/// The Spark store options, read once every option is known (a password may follow its store).
+#[derive(Default)]
+struct StoreOptions {
+    truststore: Option<String>,
+    truststore_password: Option<String>,
+    truststore_type: Option<StoreType>,
+    keystore: Option<String>,
+    keystore_password: Option<String>,
+    keystore_type: Option<StoreType>,
+    key_password: Option<String>,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -56,10 +72,77 @@ impl ProducerConfig {
         for (k, v) in DEFAULTS {
             cfg.entries.insert(k.to_string(), v.to_string());
         }
+        let mut stores = StoreOptions::default();
         for (key, value) in options {
-            cfg.apply(key.trim(), value.trim())?;
+            cfg.apply(key.trim(), value.trim(), &mut stores)?;
         }
+        cfg.read_stores(stores)?;
         Ok(cfg)
+    }
+
+    /// Every secret value the options hold, to keep out of any output.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .filter(|(k, v)| is_secret(k) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .chain(self.consumed_secrets.iter().map(String::as_str))
+    }
+
+    /// The stores, read in memory and set as librdkafka's PEM properties.
+    fn read_stores(&mut self, s: StoreOptions) -> Result<(), KafkaError> {
+        self.consumed_secrets.extend(
+            [
+                &s.truststore_password,
+                &s.keystore_password,
+                &s.key_password,
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .cloned(),
+        );
+        let failed = |store: StoreKind, path: &str| {
+            let path = path.to_string();
+            move |problem| KafkaError::Store {
+                store,
+                path,
+                problem,
+            }
+        };
+        if let Some(path) = &s.truststore {
+            let ca = stores::read_truststore(
+                Path::new(path),
+                Secrets {
+                    declared: s.truststore_type,
+                    password: s.truststore_password.as_deref(),
+                    key_password: None,
+                },
+            )
+            .map_err(failed(StoreKind::Truststore, path))?;
+            self.set("ssl.ca.pem", &ca, StoreKind::Truststore.location_option());
+        }
+        if let Some(path) = &s.keystore {
+            let id = stores::read_keystore(
+                Path::new(path),
+                Secrets {
+                    declared: s.keystore_type,
+                    password: s.keystore_password.as_deref(),
+                    key_password: s.key_password.as_deref(),
+                },
+            )
+            .map_err(failed(StoreKind::Keystore, path))?;
+            let origin = StoreKind::Keystore.location_option();
+            self.set("ssl.certificate.pem", &id.certificate_pem, origin);
+            self.set("ssl.key.pem", &id.key_pem, origin);
+            if let Some(p) = &id.key_password {
+                self.set("ssl.key.password", p, "kafka.ssl.key.password");
+            }
+        } else if let Some(p) = &s.key_password {
+            // A key librdkafka reads itself (its own ssl.key.location).
+            self.set("ssl.key.password", p, "kafka.ssl.key.password");
+        }
+        Ok(())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -115,7 +198,12 @@ impl ProducerConfig {
         self.origin.insert(key.to_string(), origin.to_string());
     }
 
-    fn apply(&mut self, key: &str, value: &str) -> Result<(), KafkaError> {
+    fn apply(
+        &mut self,
+        key: &str,
+        value: &str,
+        stores: &mut StoreOptions,
+    ) -> Result<(), KafkaError> {
         let about = |setting: Option<Setting>, why: String| KafkaError::Option {
             option: key.to_string(),
             problem: why,
@@ -153,8 +241,7 @@ impl ProducerConfig {
             | "enable.idempotence" | "client.id" | "connections.max.idle.ms"
             | "reconnect.backoff.ms" | "reconnect.backoff.max.ms" | "metadata.max.age.ms"
             | "socket.connection.setup.timeout.ms" | "transactional.id"
-            | "ssl.endpoint.identification.algorithm" | "ssl.key.password"
-            | "ssl.keystore.location" | "ssl.keystore.password" | "ssl.cipher.suites"
+            | "ssl.endpoint.identification.algorithm" | "ssl.cipher.suites"
             | "sasl.kerberos.service.name" | "client.dns.lookup" => {
                 let value = match (java, value) {
                     // Java turns host name checking off with an empty value.
@@ -181,21 +268,26 @@ impl ProducerConfig {
                 self.set("sasl.username", &user, key);
                 self.set("sasl.password", &password, key);
             }
-            "ssl.truststore.location" => self.set("ssl.ca.location", value, key),
+            "ssl.truststore.location" => stores.truststore = Some(value.to_string()),
+            "ssl.truststore.password" => stores.truststore_password = Some(value.to_string()),
+            "ssl.keystore.location" => stores.keystore = Some(value.to_string()),
+            "ssl.keystore.password" => stores.keystore_password = Some(value.to_string()),
+            "ssl.key.password" => stores.key_password = Some(value.to_string()),
+            "ssl.truststore.type" | "ssl.keystore.type" => {
+                let ty = StoreType::parse(value).ok_or_else(|| {
+                    bad(format!(
+                        "{value:?} is not a store type read here; use JKS, PKCS12 or PEM"
+                    ))
+                })?;
+                if java == "ssl.truststore.type" {
+                    stores.truststore_type = Some(ty);
+                } else {
+                    stores.keystore_type = Some(ty);
+                }
+            }
             "ssl.truststore.certificates" => self.set("ssl.ca.pem", value, key),
             "ssl.keystore.certificate.chain" => self.set("ssl.certificate.pem", value, key),
             "ssl.keystore.key" => self.set("ssl.key.pem", value, key),
-            "ssl.truststore.type" | "ssl.keystore.type" => match value.to_ascii_uppercase().as_str() {
-                "PEM" | "PKCS12" => {}
-                other => {
-                    return Err(bad(format!(
-                        "{other} stores cannot be read by librdkafka; convert it to PEM (truststore) or PKCS12 (keystore)"
-                    )))
-                }
-            },
-            "ssl.truststore.password" => {
-                // PEM trust stores have no password; JKS ones are refused above.
-            }
             "key.serializer" | "value.serializer" | "partitioner.class" | "interceptor.classes" => {
                 return Err(about(
                     Some(Setting::Key),
@@ -304,14 +396,61 @@ mod tests {
     }
 
     #[test]
+    fn stores_are_read_once_every_option_is_known_and_their_passwords_kept_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        std::fs::write(&ca, text).unwrap();
+        // The password may come before its store; a PEM store ignores it.
+        let c = cfg(&[
+            ("kafka.ssl.truststore.password", "st0re-pw"),
+            ("kafka.ssl.truststore.type", "pem"),
+            ("kafka.ssl.truststore.location", ca.to_str().unwrap()),
+            ("kafka.ssl.endpoint.identification.algorithm", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.get("ssl.ca.pem"), Some(text));
+        assert_eq!(c.get("ssl.ca.location"), None);
+        assert_eq!(c.get("ssl.endpoint.identification.algorithm"), Some("none"));
+        assert_eq!(c.origin_of("ssl.ca.pem"), "kafka.ssl.truststore.location");
+        assert!(c.secrets().any(|s| s == "st0re-pw"));
+        assert!(!format!("{c:?}").contains("st0re-pw"));
+        // A key password with no keystore goes to librdkafka's own key file.
+        let c = cfg(&[
+            ("ssl.key.location", "/k.pem"),
+            ("kafka.ssl.key.password", "k3y-pw"),
+        ])
+        .unwrap();
+        assert_eq!(c.get("ssl.key.password"), Some("k3y-pw"));
+        assert!(!format!("{c:?}").contains("k3y-pw"));
+        let e = cfg(&[(
+            "kafka.ssl.keystore.location",
+            dir.path().join("none.p12").to_str().unwrap(),
+        )])
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KafkaError::Store {
+                    store: StoreKind::Keystore,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("Kafka keystore "), "{e}");
+        assert!(e.to_string().contains("none.p12: cannot be read"), "{e}");
+    }
+
+    #[test]
     fn unknown_java_names_are_errors_naming_them() {
         let e = cfg(&[("kafka.partitioner.ignore.keys", "true")]).unwrap_err();
         assert!(
             e.to_string().contains("kafka.partitioner.ignore.keys"),
             "{e}"
         );
-        let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
-        assert!(e.to_string().contains("JKS"), "{e}");
+        let e = cfg(&[("kafka.ssl.truststore.type", "BCFKS")]).unwrap_err();
+        assert!(e.to_string().contains("BCFKS"), "{e}");
         let e = cfg(&[("topic", "x")]).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -323,7 +462,7 @@ mod tests {
         let e = cfg(&[("kafka.key.serializer", "x")]).unwrap_err();
         assert_eq!(e.setting(), Some(Setting::Key));
         assert!(!e.to_string().contains("--"), "no flag spelling: {e}");
-        let e = cfg(&[("kafka.ssl.truststore.type", "JKS")]).unwrap_err();
+        let e = cfg(&[("kafka.ssl.truststore.type", "BCFKS")]).unwrap_err();
         assert_eq!(e.setting(), None);
     }
 }

@@ -92,10 +92,11 @@ impl KafkaSink {
             .map_err(|e| KafkaError::Unreachable {
                 brokers: cfg.brokers.clone(),
                 waited: cfg.connect_timeout,
-                detail: self
-                    .accounting
-                    .last_client_error()
-                    .unwrap_or_else(|| e.to_string()),
+                detail: certificate_hint(
+                    self.accounting
+                        .last_client_error()
+                        .unwrap_or_else(|| e.to_string()),
+                ),
             })?;
         let topic = metadata
             .topics()
@@ -262,13 +263,25 @@ fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
     }
 }
 
+/// librdkafka says only "certificate verify failed" when the broker's certificate names another
+/// host: both causes are named.
+fn certificate_hint(detail: String) -> String {
+    if detail.contains("certificate verify failed") {
+        format!(
+            "{detail} (the broker's certificate is not from a CA the truststore holds, or does not \
+             name the host connected to; kafka.ssl.endpoint.identification.algorithm= turns the \
+             host check off)"
+        )
+    } else {
+        detail
+    }
+}
+
 /// Removes secret values from a text (librdkafka may echo a value back).
 pub fn redact_values(cfg: &ProducerConfig, text: &str) -> String {
     let mut out = text.to_string();
-    for (k, v) in cfg.entries() {
-        if crate::options::is_secret(k) && !v.is_empty() {
-            out = out.replace(v, "<redacted>");
-        }
+    for v in cfg.secrets() {
+        out = out.replace(v, "<redacted>");
     }
     out
 }

@@ -63,19 +63,7 @@ fn reference_case_round_trips_byte_for_byte() {
         "{}",
         run.stderr
     );
-    let records = read_topic(&broker().bootstrap, &topic);
-    let want = std::fs::read_to_string(case("all-types").join("expected/messages.jsonl")).unwrap();
-    let want: Vec<serde_json::Value> = want
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(records.len(), want.len());
-    for (r, w) in records.iter().zip(&want) {
-        let hex: String = r.value.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, w["value_hex"].as_str().unwrap());
-        assert_eq!(r.intra_batch_id, w["intra_batch_id"].as_i64());
-        assert_eq!(r.key, None, "null keys, as the original");
-    }
+    assert_reference_records(&read_topic(&broker().bootstrap, &topic));
     // inspect kafka:// prints the reference lines.
     let run = onfs(&[
         "inspect",

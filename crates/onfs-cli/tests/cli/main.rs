@@ -17,4 +17,8 @@ mod hive;
 #[cfg(feature = "service-tests")]
 mod kafka;
 #[cfg(feature = "service-tests")]
+mod kafka_security;
+#[cfg(feature = "service-tests")]
+mod metadata_tls;
+#[cfg(feature = "service-tests")]
 mod stores;

@@ -37,14 +37,7 @@ fn plan_from_the_service_matches_the_file() {
         &[("ONFS_JOB_TOKEN", TOKEN)],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let want: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(case("tables-pipeline").join("expected/plan.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap(),
-        want
-    );
+    assert_tables_pipeline_plan(&run.stdout);
     assert!(!run.all_output().contains(TOKEN));
 }
 

@@ -73,6 +73,11 @@ pub fn p(path: &Path) -> &str {
 
 /// `onfs-push encode` of a reference case's input and metadata, `rest` giving the output.
 pub fn encode_reference(name: &str, batch: &str, rest: &[&str]) -> Run {
+    encode_reference_env(name, batch, rest, &[])
+}
+
+/// [`encode_reference`] with environment variables.
+pub fn encode_reference_env(name: &str, batch: &str, rest: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = case(name);
     let meta = dir.join("metadata.json");
     let input = dir.join("input.parquet");
@@ -89,36 +94,57 @@ pub fn encode_reference(name: &str, batch: &str, rest: &[&str]) -> Run {
         batch,
     ];
     args.extend(rest);
-    onfs(&args)
+    onfs_env(&args, env)
 }
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The test broker: from ONFS_KAFKA_BOOTSTRAP / ONFS_KAFKA_SASL_BOOTSTRAP, else started (once)
-/// with `scripts/kafka-test-broker.sh` and automatic topic creation off.
+/// The test broker: from the ONFS_KAFKA_* variables of its env file when ONFS_KAFKA_BOOTSTRAP is
+/// set, else started (once) with `scripts/kafka-test-broker.sh` and automatic topic creation off.
 pub struct Broker {
     pub bootstrap: String,
     pub sasl: String,
+    /// SSL, server verification only.
+    pub ssl: String,
+    /// SSL with a client certificate required.
+    pub mtls: String,
+    /// SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
+    pub sasl_ssl: String,
+    /// SSL whose certificate names another host.
+    pub other_name: String,
+    /// The private CA and the client stores.
+    pub tls_dir: PathBuf,
+    pub tls_password: String,
+    pub tls_key_password: String,
 }
 
 pub fn broker() -> &'static Broker {
     static BROKER: std::sync::OnceLock<Broker> = std::sync::OnceLock::new();
     BROKER.get_or_init(|| {
-        if let (Ok(b), Ok(s)) = (
-            std::env::var("ONFS_KAFKA_BOOTSTRAP"),
-            std::env::var("ONFS_KAFKA_SASL_BOOTSTRAP"),
-        ) {
-            return Broker {
-                bootstrap: b,
-                sasl: s,
-            };
-        }
-        let env = start_broker(None);
+        let env = if std::env::var_os("ONFS_KAFKA_BOOTSTRAP").is_some() {
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("ONFS_KAFKA_"))
+                .collect()
+        } else {
+            start_broker(None)
+        };
+        let get = |name: &str| {
+            env.get(name).cloned().unwrap_or_else(|| {
+                panic!("{name} is not set: export every variable of the broker's env file")
+            })
+        };
         Broker {
-            bootstrap: env["ONFS_KAFKA_BOOTSTRAP"].clone(),
-            sasl: env["ONFS_KAFKA_SASL_BOOTSTRAP"].clone(),
+            bootstrap: get("ONFS_KAFKA_BOOTSTRAP"),
+            sasl: get("ONFS_KAFKA_SASL_BOOTSTRAP"),
+            ssl: get("ONFS_KAFKA_SSL_BOOTSTRAP"),
+            mtls: get("ONFS_KAFKA_MTLS_BOOTSTRAP"),
+            sasl_ssl: get("ONFS_KAFKA_SASL_SSL_BOOTSTRAP"),
+            other_name: get("ONFS_KAFKA_OTHER_NAME_BOOTSTRAP"),
+            tls_dir: PathBuf::from(get("ONFS_KAFKA_TLS_DIR")),
+            tls_password: get("ONFS_KAFKA_TLS_PASSWORD"),
+            tls_key_password: get("ONFS_KAFKA_TLS_KEY_PASSWORD"),
         }
     })
 }
@@ -215,6 +241,38 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<onfs_kafka::topic::Record
     })
     .expect("read topic");
     out
+}
+
+/// The reference case's messages as `inspect` prints them (all-types, batches of 7).
+pub fn reference_lines() -> String {
+    std::fs::read_to_string(case("all-types").join("expected/messages.jsonl")).unwrap()
+}
+
+/// The records are the reference case's messages, byte for byte, with null keys as the original.
+pub fn assert_reference_records(records: &[onfs_kafka::topic::Record]) {
+    let want: Vec<serde_json::Value> = reference_lines()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), want.len());
+    for (r, w) in records.iter().zip(&want) {
+        let hex: String = r.value.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, w["value_hex"].as_str().unwrap());
+        assert_eq!(r.intra_batch_id, w["intra_batch_id"].as_i64());
+        assert_eq!(r.key, None, "null keys, as the original");
+    }
+}
+
+/// `plan --json` printed the tables-pipeline case's expected plan.
+pub fn assert_tables_pipeline_plan(stdout: &str) {
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(case("tables-pipeline").join("expected/plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(stdout).unwrap(),
+        want
+    );
 }
 
 pub fn decode(value: &[u8]) -> onfs_core::proto::Query {

@@ -19,6 +19,8 @@ pub struct MetadataRequest {
     pub tries: u32,
     /// Wait before the second try; doubled before each later one.
     pub backoff: Duration,
+    /// The CA certificates (PEM) to trust for https:// instead of the system's.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for MetadataRequest {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for MetadataRequest {
             .field("connect_timeout", &self.connect_timeout)
             .field("total_timeout", &self.total_timeout)
             .field("tries", &self.tries)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -48,6 +51,7 @@ impl MetadataRequest {
             total_timeout: Duration::from_secs(60),
             tries: 3,
             backoff: Duration::from_millis(500),
+            ca_file: None,
         }
     }
 }
@@ -83,6 +87,8 @@ pub enum MetadataError {
     },
     #[error("cannot read metadata file {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("CA file {path} for the metadata service: {reason}")]
+    Ca { path: String, reason: String },
 }
 
 /// Replaces every occurrence of `secret` in `text`: as is, percent-encoded in any style (a URL
@@ -146,6 +152,11 @@ pub fn fetch_metadata(req: &MetadataRequest) -> Result<Metadata, MetadataError> 
         });
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(root_certs(req.ca_file.as_deref())?)
+                .build(),
+        )
         .timeout_connect(Some(req.connect_timeout))
         .timeout_global(Some(req.total_timeout))
         .http_status_as_error(false)
@@ -177,6 +188,28 @@ pub fn fetch_metadata(req: &MetadataRequest) -> Result<Metadata, MetadataError> 
         tries,
         reason: last,
     })
+}
+
+/// The CA certificates of `ca_file`, else the system's (the platform's verifier).
+fn root_certs(ca_file: Option<&std::path::Path>) -> Result<ureq::tls::RootCerts, MetadataError> {
+    let Some(path) = ca_file else {
+        return Ok(ureq::tls::RootCerts::PlatformVerifier);
+    };
+    let fail = |reason: String| MetadataError::Ca {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| fail(e.to_string()))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(fail("holds no PEM certificate".into()));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 fn try_once(agent: &ureq::Agent, req: &MetadataRequest) -> Attempt {
