@@ -3,6 +3,7 @@
 
 mod support;
 
+mod encode_props;
 mod encoder_errors;
 mod metadata_http;
 mod reference;
