@@ -29,7 +29,17 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
                 manifest_path.display()
             ))
         })?;
-        return Ok(manifest.files.iter().map(|f| path.join(f)).collect());
+        return manifest
+            .files
+            .iter()
+            .map(|f| match plain_name(f) {
+                Some(name) => Ok(path.join(name)),
+                None => Err(FileError::Usage(format!(
+                    "{}: lists {f:?}, which is not a file name in its folder",
+                    manifest_path.display()
+                ))),
+            })
+            .collect();
     }
     let mut files = Vec::new();
     for entry in fs::read_dir(path).map_err(|e| FileError::io(path, e))? {
@@ -51,6 +61,16 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
         )));
     }
     Ok(files)
+}
+
+/// `name` when it names a file directly inside a folder (no separator, `..`, root or prefix).
+fn plain_name(name: &str) -> Option<&Path> {
+    let p = Path::new(name);
+    let mut parts = p.components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Some(p),
+        _ => None,
+    }
 }
 
 /// Every message under `path`, in order.
