@@ -3,6 +3,10 @@
 
 mod support;
 
+#[path = "../../../onfs-file/tests/integration/alloc_probe.rs"]
+mod alloc_probe;
+mod bad_bytes;
+
 mod encode_props;
 mod encoder_errors;
 mod metadata_http;
