@@ -55,9 +55,19 @@ fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
     bytes
 }
 
-/// No allocation beyond a small multiple of the input.
-fn bounded(largest: usize, input: usize) -> bool {
-    largest <= 16 * input + 64 * 1024
+/// Runs one case, failing it when it allocates more than a small multiple of its input.
+fn within_allocation(
+    input: usize,
+    case: impl FnOnce() -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let (result, largest) = largest_allocation(case);
+    prop_assert!(
+        largest <= 16 * input + 64 * 1024,
+        "allocated {} for {} bytes",
+        largest,
+        input
+    );
+    result
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,7 +76,7 @@ fn bounded(largest: usize, input: usize) -> bool {
 /// Parses, plans and binds an encoder; every step either succeeds or gives an error that names
 /// what is wrong, and a parsed answer reads back unchanged from its own JSON shape.
 fn metadata_case(text: &str, groups: &[String]) -> Result<(), TestCaseError> {
-    let (result, largest) = largest_allocation(|| -> Result<(), TestCaseError> {
+    within_allocation(text.len(), || {
         let meta = match Metadata::from_json(text) {
             Ok(m) => m,
             Err(e) => {
@@ -85,14 +95,7 @@ fn metadata_case(text: &str, groups: &[String]) -> Result<(), TestCaseError> {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
         Ok(())
-    });
-    prop_assert!(
-        bounded(largest, text.len()),
-        "allocated {} for {} bytes",
-        largest,
-        text.len()
-    );
-    result
+    })
 }
 
 fn reference_metadata() -> &'static str {
@@ -220,7 +223,7 @@ proptest! {
 /// Decodes `value` as inspect does: a JSON line that is valid JSON and carries the value's hex,
 /// or prost's error; `proto_rows` agrees with the decoded rows.
 fn inspect_case(value: &[u8]) -> Result<(), TestCaseError> {
-    let (result, largest) = largest_allocation(|| -> Result<(), TestCaseError> {
+    within_allocation(value.len(), || {
         let rows = onfs_core::proto_rows(value);
         match message_json_line(7, value) {
             Ok(line) => {
@@ -243,14 +246,7 @@ fn inspect_case(value: &[u8]) -> Result<(), TestCaseError> {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
         Ok(())
-    });
-    prop_assert!(
-        bounded(largest, value.len()),
-        "allocated {} for {} bytes",
-        largest,
-        value.len()
-    );
-    result
+    })
 }
 
 /// A message of every data type, from the encoder.
