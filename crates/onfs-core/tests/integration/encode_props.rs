@@ -228,6 +228,34 @@ fn tame(t: &str, kind: Kind, v: V) -> V {
     }
 }
 
+/// Values at and just past the edges of data type `t`, in Arrow type `kind` (clamped to it).
+fn border(t: &'static str, kind: Kind) -> BoxedStrategy<V> {
+    let float_type = matches!(t, "FP8E5M2" | "FP8E4M3" | "FP16" | "FP32" | "FP64");
+    let floats: Vec<f64> = if float_type {
+        let max = float_max(t);
+        let up = f32::from_bits((max as f32).to_bits() + 1) as f64;
+        vec![max, -max, up, -up, max + 0.25, max * (1.0 + 1e-9), f64::MAX]
+    } else {
+        let (_, (lo, hi)) = int_ranges(t);
+        let (lo, hi) = (lo as f64, hi as f64);
+        vec![lo, hi, lo - 1.0, hi + 1.0, hi + 0.5, lo - 0.5, f64::NAN]
+    };
+    let as_kind = move |x: f64| match kind {
+        Kind::F16 => V::F(f16::from_f64(x).to_f64()),
+        Kind::F32 => V::F(x as f32 as f64),
+        Kind::F64 => V::F(x),
+        Kind::Bool | Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View => unreachable!(),
+        _ => {
+            let (lo, hi) = kind_range(kind);
+            V::I((x as i128).clamp(lo, hi))
+        }
+    };
+    match kind {
+        Kind::Bool | Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View => value(kind),
+        _ => prop::sample::select(floats).prop_map(as_kind).boxed(),
+    }
+}
+
 /// `Some` of `s`, or `None` with probability `p_null`.
 fn nullable<T: std::fmt::Debug + Clone + 'static>(
     p_null: f64,
@@ -248,8 +276,13 @@ fn cells(
     rows: usize,
     clean: bool,
 ) -> BoxedStrategy<Cells> {
-    let (null_feature, null_element) = if clean { (0.0, 0.0) } else { (0.02, 0.005) };
-    let value = value(kind).prop_map(move |v| if clean { tame(t, kind, v) } else { v });
+    let (null_feature, null_element) = if clean { (0.0, 0.0) } else { (0.005, 0.002) };
+    let tamed = value(kind).prop_map(move |v| tame(t, kind, v));
+    let value = if clean {
+        tamed.boxed()
+    } else {
+        prop_oneof![12 => tamed, 1 => value(kind), 1 => border(t, kind)].boxed()
+    };
     if vector {
         let len = prop_oneof![40 => 0usize..6, 1 => 100usize..1_500];
         let element = nullable(null_element, value);
@@ -277,7 +310,7 @@ fn case() -> impl Strategy<Value = Case> {
         1usize..=9,
         any::<bool>(),
         any::<bool>(),
-        prop::bool::weighted(0.7),
+        prop::bool::weighted(0.5),
     )
         .prop_flat_map(|(specs, rows, batch_size, allow, string_keys, clean)| {
             let groups: Vec<BoxedStrategy<Group>> = specs
