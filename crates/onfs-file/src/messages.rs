@@ -8,6 +8,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::frame::{Framed, RecordReader, MAGIC};
 use crate::sink::{Manifest, MANIFEST};
@@ -106,12 +108,34 @@ fn open_file(
     )))
 }
 
+/// Reads a `proto_df` Parquet file whole. The Parquet reader panics on some corrupted files
+/// (a dictionary-encoded page without its dictionary, among others): such a panic is the file's
+/// error, not the process's end.
 fn read_proto_df(
+    path: &Path,
+) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
+    std::panic::catch_unwind(|| read_proto_df_unguarded(path)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(FileError::parquet(
+            path,
+            ParquetError::General(format!("the file is corrupted: {what}")),
+        ))
+    })
+}
+
+fn read_proto_df_unguarded(
     path: &Path,
 ) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
     let file = File::open(path).map_err(|e| FileError::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
+        .and_then(|b| {
+            check_chunks(b.metadata())?;
+            b.build()
+        })
         .map_err(|e| FileError::parquet(path, e))?;
     let name = path.display().to_string();
     let mut out = Vec::new();
@@ -143,4 +167,23 @@ fn read_proto_df(
         }
     }
     Ok(Box::new(out.into_iter()))
+}
+
+/// A column chunk whose footer gives a negative offset or size is an error: the Parquet reader
+/// asserts they are not negative (a panic) when it reaches the chunk.
+fn check_chunks(meta: &ParquetMetaData) -> Result<(), ParquetError> {
+    for (i, group) in meta.row_groups().iter().enumerate() {
+        for (j, chunk) in group.columns().iter().enumerate() {
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or(chunk.data_page_offset());
+            if start < 0 || chunk.compressed_size() < 0 {
+                return Err(ParquetError::General(format!(
+                    "row group {i}, column {j}: the footer gives offset {start} and size {}; the file is corrupted",
+                    chunk.compressed_size()
+                )));
+            }
+        }
+    }
+    Ok(())
 }

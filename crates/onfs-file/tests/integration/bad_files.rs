@@ -261,3 +261,36 @@ fn a_manifest_listing_a_path_outside_its_folder_is_refused() {
         );
     }
 }
+
+/// Found by `damaged_proto_df_parquet_is_a_precise_error`: one bit flipped in the footer gave a
+/// column chunk a negative offset, a dictionary-encoded page without its dictionary, or a broken
+/// embedded Arrow schema, and the Parquet reader panicked ("column start and length should not
+/// be negative", "Decoder for dict should have been set", arrow-ipc's schema decoder). A flip of
+/// every byte of the footer (bit 5 and one of bits 0 to 4) is now an error naming the file, or
+/// messages.
+#[test]
+fn bit_flips_in_a_proto_df_footer_are_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    write_folder(&m, OutFormat::Parquet, &sample());
+    let file = m.join("part-00000.parquet");
+    let good = std::fs::read(&file).unwrap();
+    let footer_len = u32::from_le_bytes(good[good.len() - 8..good.len() - 4].try_into().unwrap());
+    let footer = good.len() - 8 - footer_len as usize..good.len() - 8;
+    let (mut negative, mut caught) = (0, 0);
+    for at in footer {
+        for bit in [5, at % 5] {
+            let mut bytes = good.clone();
+            bytes[at] ^= 1 << bit;
+            std::fs::write(&file, &bytes).unwrap();
+            if let Err(e) = read_folder(&file) {
+                let text = e.to_string();
+                assert!(text.contains(&file.display().to_string()), "{text}");
+                negative += text.contains("the footer gives offset") as usize;
+                caught += text.contains("the file is corrupted: ") as usize;
+            }
+        }
+    }
+    assert!(negative > 0, "no flip gave a chunk a negative offset");
+    assert!(caught > 0, "no flip made the reader panic");
+}
