@@ -10,8 +10,7 @@ use onfs_core::{Encoder, EncoderOptions, Metadata, Plan};
 use proptest::prelude::*;
 use prost::Message;
 
-use crate::alloc_probe::largest_allocation;
-use crate::encode_props::config;
+use crate::harness::{config, largest_allocation};
 use crate::support::*;
 
 /// One change to a byte string.

@@ -16,21 +16,10 @@ use half::f16;
 use onfs_core::proto::Values;
 use onfs_core::{EncodeError, EncoderOptions};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError};
+use proptest::test_runner::TestCaseError;
 
+use crate::harness::config;
 use crate::support::*;
-
-/// The default case count, or `PROPTEST_CASES` when set.
-pub fn config(default_cases: u32) -> Config {
-    let mut c = Config {
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = default_cases;
-    }
-    c
-}
 
 pub const TYPES: [&str; 15] = [
     "FP8E5M2", "FP8E4M3", "FP16", "FP32", "FP64", "Int8", "Int16", "Int32", "Int64", "Uint8",

@@ -9,20 +9,8 @@ use std::path::Path;
 use onfs_file::frame::{write_record, FrameError, MAGIC};
 use onfs_file::{read_messages, DirSink, FileError, Framed, OutFormat, RecordReader, RunInfo};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
-use crate::alloc_probe::largest_allocation;
-
-fn config(default_cases: u32) -> Config {
-    let mut c = Config {
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = default_cases;
-    }
-    c
-}
+use crate::harness::{config, largest_allocation};
 
 fn framed() -> impl Strategy<Value = Framed> {
     (

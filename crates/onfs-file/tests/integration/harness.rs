@@ -1,5 +1,7 @@
-//! The largest single allocation made by the current thread, to show that no length read from
-//! a file is allocated before the bytes it claims are there.
+//! What the bad-input tests of onfs-file and onfs-core share (onfs-core includes this file):
+//! the largest single allocation made by the current thread, to show that no length read from
+//! the input is allocated before the bytes it claims are there, and the property tests' case
+//! count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -44,4 +46,17 @@ pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.with(|l| l.set(0));
     let out = f();
     (out, LARGEST.with(Cell::get))
+}
+
+/// A property test's configuration: `default_cases` cases, or `PROPTEST_CASES` when set; failures
+/// are reported, not saved (a regression test names each one found).
+pub fn config(default_cases: u32) -> proptest::test_runner::Config {
+    let mut c = proptest::test_runner::Config {
+        failure_persistence: None,
+        ..Default::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = default_cases;
+    }
+    c
 }
