@@ -119,18 +119,15 @@ impl<R: Read> RecordReader<R> {
         let rows = u32::from_le_bytes(header[16..20].try_into().unwrap());
         let key_len = i32::from_le_bytes(header[20..24].try_into().unwrap());
         let key = if key_len >= 0 {
-            let mut k = vec![0u8; key_len as usize];
-            if read_full(&mut self.inner, &mut k).map_err(|e| io_err(&self.path, e))? < k.len() {
-                return Err(truncated());
-            }
-            Some(k)
+            let k = read_exact_len(&mut self.inner, key_len as usize)
+                .map_err(|e| io_err(&self.path, e))?;
+            Some(k.ok_or_else(truncated)?)
         } else {
             None
         };
-        let mut value = vec![0u8; value_len];
-        if read_full(&mut self.inner, &mut value).map_err(|e| io_err(&self.path, e))? < value_len {
-            return Err(truncated());
-        }
+        let value = read_exact_len(&mut self.inner, value_len)
+            .map_err(|e| io_err(&self.path, e))?
+            .ok_or_else(truncated)?;
         if crc32fast::hash(&value) != crc {
             return Err(FrameError::Checksum {
                 path: self.path.clone(),
@@ -154,6 +151,17 @@ impl<R: Read> Iterator for RecordReader<R> {
         self.next_record().transpose()
     }
 }
+
+/// Reads exactly `len` bytes, or `None` when the input ends first. The buffer grows with the
+/// bytes read, so a corrupted length claiming gigabytes allocates no more than the input holds.
+fn read_exact_len<R: Read>(r: &mut R, len: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::with_capacity(len.min(READ_AHEAD));
+    r.take(len as u64).read_to_end(&mut buf)?;
+    Ok((buf.len() == len).then_some(buf))
+}
+
+/// What a record's length may reserve before its bytes are read.
+const READ_AHEAD: usize = 64 << 10;
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {

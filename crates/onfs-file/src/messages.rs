@@ -8,6 +8,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::frame::{Framed, RecordReader, MAGIC};
 use crate::sink::{Manifest, MANIFEST};
@@ -29,7 +31,17 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
                 manifest_path.display()
             ))
         })?;
-        return Ok(manifest.files.iter().map(|f| path.join(f)).collect());
+        return manifest
+            .files
+            .iter()
+            .map(|f| match plain_name(f) {
+                Some(name) => Ok(path.join(name)),
+                None => Err(FileError::Usage(format!(
+                    "{}: lists {f:?}, which is not a file name in its folder",
+                    manifest_path.display()
+                ))),
+            })
+            .collect();
     }
     let mut files = Vec::new();
     for entry in fs::read_dir(path).map_err(|e| FileError::io(path, e))? {
@@ -51,6 +63,16 @@ pub fn message_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
         )));
     }
     Ok(files)
+}
+
+/// `name` when it names a file directly inside a folder (no separator, `..`, root or prefix).
+fn plain_name(name: &str) -> Option<&Path> {
+    let p = Path::new(name);
+    let mut parts = p.components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Some(p),
+        _ => None,
+    }
 }
 
 /// Every message under `path`, in order.
@@ -86,12 +108,34 @@ fn open_file(
     )))
 }
 
+/// Reads a `proto_df` Parquet file whole. The Parquet reader panics on some corrupted files
+/// (a dictionary-encoded page without its dictionary, among others): such a panic is the file's
+/// error, not the process's end.
 fn read_proto_df(
+    path: &Path,
+) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
+    std::panic::catch_unwind(|| read_proto_df_unguarded(path)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(FileError::parquet(
+            path,
+            ParquetError::General(format!("the file is corrupted: {what}")),
+        ))
+    })
+}
+
+fn read_proto_df_unguarded(
     path: &Path,
 ) -> Result<Box<dyn Iterator<Item = Result<Framed, FileError>>>, FileError> {
     let file = File::open(path).map_err(|e| FileError::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
+        .and_then(|b| {
+            check_chunks(b.metadata())?;
+            b.build()
+        })
         .map_err(|e| FileError::parquet(path, e))?;
     let name = path.display().to_string();
     let mut out = Vec::new();
@@ -123,4 +167,23 @@ fn read_proto_df(
         }
     }
     Ok(Box::new(out.into_iter()))
+}
+
+/// A column chunk whose footer gives a negative offset or size is an error: the Parquet reader
+/// asserts they are not negative (a panic) when it reaches the chunk.
+fn check_chunks(meta: &ParquetMetaData) -> Result<(), ParquetError> {
+    for (i, group) in meta.row_groups().iter().enumerate() {
+        for (j, chunk) in group.columns().iter().enumerate() {
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or(chunk.data_page_offset());
+            if start < 0 || chunk.compressed_size() < 0 {
+                return Err(ParquetError::General(format!(
+                    "row group {i}, column {j}: the footer gives offset {start} and size {}; the file is corrupted",
+                    chunk.compressed_size()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
