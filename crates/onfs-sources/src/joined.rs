@@ -288,6 +288,32 @@ impl JoinedSources {
         Ok((df, read))
     }
 
+    /// Each source checked as a run opens it, without reading its rows: resolved by its catalog,
+    /// its store reachable with the credentials given, its partition chosen and its columns
+    /// present. A Parquet source's rows in that partition are counted (from the files'
+    /// footers when no filter applies). One result per source, in the plan's order.
+    pub async fn check_sources(
+        ctx: &SessionContext,
+        input: &JobInput<'_>,
+        opts: &ReadOptions,
+    ) -> Vec<Result<SourceRead, SourceError>> {
+        let keys = &input.plan.entity_columns;
+        let mut out = Vec::new();
+        for (i, m) in input.plan.feature_mapping.iter().enumerate() {
+            let checked = match Self::source_frame(ctx, m, input.catalog, opts, i, keys).await {
+                Ok((df, mut read)) => {
+                    if read.format == "parquet" {
+                        read.rows = df.count().await.ok().map(|n| n as u64);
+                    }
+                    Ok(read)
+                }
+                Err(e) => Err(e),
+            };
+            out.push(checked);
+        }
+        out
+    }
+
     /// Counts each source's rows: one extra scan per source.
     pub async fn count_sources(&mut self) -> Result<(), SourceError> {
         for (df, read) in self.frames.iter().zip(self.sources.iter_mut()) {
