@@ -14,6 +14,15 @@ use onfs_kafka::{
 use crate::args::KafkaArgs;
 use crate::error::{failed, file_flag, usage, CliError, CliResult};
 
+/// What can be told wrong about the Kafka settings without the network (the topic name),
+/// before anything else is done.
+pub fn check_offline(kafka: &KafkaArgs) -> CliResult<()> {
+    match &kafka.topic {
+        Some(topic) => onfs_kafka::topic::check_topic_name(topic).map_err(kafka_error),
+        None => Ok(()),
+    }
+}
+
 pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
     let cfg = ProducerConfig::from_options(
         kafka
@@ -37,9 +46,10 @@ pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<Deliver
     cfg.connect_timeout = kafka.kafka_connect_timeout;
     cfg.max_rate = kafka.max_rate;
     let mut deliverer = Deliverer::connect(cfg).map_err(|e| match e {
-        KafkaError::Option { .. } | KafkaError::Missing { .. } | KafkaError::Invalid { .. } => {
-            kafka_error(e)
-        }
+        KafkaError::Option { .. }
+        | KafkaError::Missing { .. }
+        | KafkaError::Invalid { .. }
+        | KafkaError::TopicName { .. } => kafka_error(e),
         _ => {
             eprintln!("sent: 0 messages delivered, 0 failed: nothing was sent");
             kafka_error(e)
@@ -184,7 +194,7 @@ pub fn kafka_error(e: KafkaError) -> CliError {
         },
         e => {
             let code: fn(anyhow::Error) -> CliError = match e {
-                KafkaError::Option { .. } => usage,
+                KafkaError::Option { .. } | KafkaError::TopicName { .. } => usage,
                 _ => failed,
             };
             match e.setting() {

@@ -28,6 +28,7 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
 }
 
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
+    crate::deliver::check_offline(&args.kafka)?;
     let plan = load_plan(&args.metadata)?;
     let input = ParquetInput::open(&args.input).map_err(file_flag("--input"))?;
     let mut opts = encoder_options(&args.encode);
@@ -55,14 +56,19 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         batch_size: opts.batch_size,
     };
     eprintln!(
-        "encoded {} rows into {} messages of up to {} rows ({} bytes) in {:.2}s; dropped {} rows with a null key",
+        "encoded {} rows into {} messages of up to {} rows ({:.1} MB) in {:.2}s",
         stats.rows,
         stats.messages,
         stats.max_rows_per_message,
-        stats.bytes,
+        stats.bytes as f64 / 1e6,
         started.elapsed().as_secs_f64(),
-        stats.dropped_null_key_rows,
     );
+    if stats.dropped_null_key_rows > 0 {
+        eprintln!(
+            "  dropped {} rows with a null key",
+            stats.dropped_null_key_rows
+        );
+    }
     if let Some(line) = crate::store::fitted_summary(&stats.vectors) {
         eprintln!("{line}");
     }
