@@ -290,8 +290,9 @@ impl JoinedSources {
 
     /// Each source checked as a run opens it, without reading its rows: resolved by its catalog,
     /// its store reachable with the credentials given, its partition chosen and its columns
-    /// present. A Parquet source's rows in that partition are counted (from the files'
-    /// footers when no filter applies). One result per source, in the plan's order.
+    /// present. Its rows in that partition are counted where that is cheap: a Parquet source's
+    /// from the files' footers when no filter applies, a Delta table's from its log's
+    /// statistics. One result per source, in the plan's order.
     pub async fn check_sources(
         ctx: &SessionContext,
         input: &JobInput<'_>,
@@ -302,9 +303,19 @@ impl JoinedSources {
         for (i, m) in input.plan.feature_mapping.iter().enumerate() {
             let checked = match Self::source_frame(ctx, m, input.catalog, opts, i, keys).await {
                 Ok((df, mut read)) => {
-                    if read.format == "parquet" {
-                        read.rows = df.count().await.ok().map(|n| n as u64);
-                    }
+                    read.rows = match read.format.as_str() {
+                        "parquet" => df.count().await.ok().map(|n| n as u64),
+                        _ => match Resolved::new(m, input.catalog, &opts.storage) {
+                            Ok(r) => {
+                                let partition = read
+                                    .partition_column
+                                    .as_deref()
+                                    .zip(read.partition.as_deref());
+                                r.delta_rows(partition).await
+                            }
+                            Err(_) => None,
+                        },
+                    };
                     Ok(read)
                 }
                 Err(e) => Err(e),

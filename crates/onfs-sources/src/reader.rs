@@ -80,6 +80,50 @@ impl Resolved {
         }
     }
 
+    async fn open_delta(&self) -> Result<deltalake::DeltaTable, SourceError> {
+        deltalake::open_table_with_storage_options(
+            self.url.clone(),
+            self.storage.for_delta(&self.url),
+        )
+        .await
+        .map_err(|e| {
+            self.err(format!(
+                "cannot open the Delta table at {}: {}",
+                self.url,
+                self.storage.scrub(&e.to_string())
+            ))
+        })
+    }
+
+    /// A Delta table's rows from its log's statistics, without reading a file: all of them, or
+    /// those of the files whose partition `column` is `value`. `None` when a file has no row
+    /// count in the log, or `column` is not a partition column.
+    pub async fn delta_rows(&self, partition: Option<(&str, &str)>) -> Option<u64> {
+        let table = self.open_delta().await.ok()?;
+        let state = table.snapshot().ok()?;
+        if let Some((column, _)) = partition {
+            if !state
+                .metadata()
+                .partition_columns()
+                .iter()
+                .any(|c| c == column)
+            {
+                return None;
+            }
+        }
+        let mut rows = 0u64;
+        for file in state.log_data().iter() {
+            if let Some((column, value)) = partition {
+                let values = file.partition_values_map();
+                if values.get(column).cloned().flatten().as_deref() != Some(value) {
+                    continue;
+                }
+            }
+            rows += file.num_records()? as u64;
+        }
+        Some(rows)
+    }
+
     /// Whether a Delta table is read through its log here rather than by deltalake: when the
     /// only reader features deltalake lacks are type widening's. A table needing any other
     /// reader feature deltalake cannot read is refused by name, with the table property that
@@ -258,18 +302,7 @@ impl Resolved {
                 })
             }
             TableFormat::Delta => {
-                let table = deltalake::open_table_with_storage_options(
-                    self.url.clone(),
-                    self.storage.for_delta(&self.url),
-                )
-                .await
-                .map_err(|e| {
-                    self.err(format!(
-                        "cannot open the Delta table at {}: {}",
-                        self.url,
-                        self.storage.scrub(&e.to_string())
-                    ))
-                })?;
+                let table = self.open_delta().await?;
                 if self.needs_widened_read(&table)? {
                     return self.read_widened(ctx, &table).await;
                 }

@@ -506,6 +506,39 @@ mod tests {
     }
 
     #[test]
+    fn without_credentials_the_metadata_service_is_probed_once_where_the_client_would_ask() {
+        let mut o = StorageOptions::default();
+        o.set("aws_metadata_endpoint", "http://127.0.0.1:9")
+            .unwrap();
+        o.set(
+            "azure_msi_endpoint",
+            "http://127.0.0.1:9/metadata/identity/oauth2/token",
+        )
+        .unwrap();
+        assert_eq!(metadata_addresses(Cloud::S3, &o), ["127.0.0.1:9"]);
+        assert_eq!(metadata_addresses(Cloud::Azure, &o), ["127.0.0.1:9"]);
+        for (cloud, key, value) in [
+            (Cloud::S3, "aws_access_key_id", "k"),
+            (Cloud::S3, "aws_skip_signature", "true"),
+            (Cloud::Gcs, "google_service_account", "/sa.json"),
+            (Cloud::Azure, "azure_storage_use_emulator", "true"),
+            (Cloud::Azure, "azure_storage_sas_key", "sv=1"),
+        ] {
+            let mut k = StorageOptions::default();
+            k.set(key, value).unwrap();
+            assert!(credentials_configured(cloud, &k), "{key}");
+        }
+        // Nothing configured and a closed port: no credentials, at once.
+        if !credentials_configured(Cloud::S3, &o) {
+            let started = std::time::Instant::now();
+            let e = check_credentials(&Url::parse("s3://b/p/").unwrap(), &o).unwrap_err();
+            assert!(matches!(e, SourceError::NoCredentials { .. }), "{e}");
+            assert!(e.to_string().contains("no credentials found"), "{e}");
+            assert!(started.elapsed() < METADATA_PROBE * 2);
+        }
+    }
+
+    #[test]
     fn options_are_checked_and_never_shown() {
         let mut o = StorageOptions::default();
         o.add_arg("AWS_ENDPOINT=http://127.0.0.1:9000").unwrap();

@@ -1127,3 +1127,57 @@ fn an_object_store_without_credentials_answers_at_once() {
         );
     }
 }
+
+#[test]
+fn check_counts_a_delta_tables_rows_from_its_log() {
+    // Without Kafka or a store: the metadata and the source only; the widened table too.
+    for (table, rows) in [
+        (testdata().join("delta/user_scores"), 30),
+        (widened_table(), 12),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let table = table.canonicalize().unwrap();
+        let meta = one_source_meta(
+            tmp.path(),
+            "DELTA_S3",
+            p(&table),
+            &[("fg", "x", "user_id", "DataTypeString", "none")],
+        );
+        let run = onfs(&["check", "--metadata-file", p(&meta)]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert!(lines[0].starts_with("ok    metadata"), "{}", run.stdout);
+        assert!(
+            lines[1].starts_with("ok    source")
+                && lines[1].contains("delta at ")
+                && lines[1].ends_with(&format!("partition ts=2, {rows} rows")),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(lines[2], "all 2 checks passed");
+    }
+    // A source that is not there: its own line, exit 1.
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = one_source_meta(
+        tmp.path(),
+        "DELTA_S3",
+        p(&tmp.path().join("no_such_table")),
+        &[("fg", "x", "user_id", "DataTypeString", "none")],
+    );
+    let run = onfs(&["check", "--metadata-file", p(&meta)]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("FAIL  source"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("1 of 2 checks failed"),
+        "{}",
+        run.stderr
+    );
+}
