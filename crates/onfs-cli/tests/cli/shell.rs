@@ -7,18 +7,7 @@ use crate::support::*;
 fn sample_messages() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let examples = repo().join("examples/user-features");
-    let run = onfs(&[
-        "encode",
-        "--metadata-file",
-        p(&examples.join("metadata.json")),
-        "--input",
-        p(&examples.join("features.parquet")),
-        "--batch-size",
-        "20",
-        "--out",
-        p(&out),
-    ]);
+    let run = encode_sample(&out, &["--batch-size", "20"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     (tmp, out)
 }
