@@ -110,7 +110,10 @@ pub fn offer(d: &mut Deliverer, m: &Framed) -> CliResult<()> {
 /// every message was delivered.
 pub fn finish(d: Deliverer, what: &str) -> CliResult<DeliveryReport> {
     let outcome = d.finish().map_err(kafka_error)?;
-    print_summary(&outcome.report, what, outcome.unsent);
+    // Quiet: the summary only when something was not delivered (it says where it stopped).
+    if !crate::logging::quiet() || !outcome.report.all_delivered() {
+        print_summary(&outcome.report, what, outcome.unsent);
+    }
     outcome.check().map_err(kafka_error)?;
     Ok(outcome.report)
 }

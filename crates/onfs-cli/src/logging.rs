@@ -90,6 +90,18 @@ pub fn filter_directives(level: Option<&str>, verbose: u8, quiet: bool) -> Strin
     }
 }
 
+/// `--quiet`: the summaries of a successful command are not printed either.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `--quiet` was given: warnings and errors only.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn init(directives: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter_directives(None, 0, false)));

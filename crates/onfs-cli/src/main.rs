@@ -21,6 +21,7 @@ use args::{Cli, Command};
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    logging::set_quiet(cli.quiet);
     logging::init(
         &logging::filter_directives(cli.log_level.as_deref(), cli.verbose, cli.quiet),
         cli.log_format,

@@ -114,6 +114,11 @@ fn quiet_runs_print_no_info_line_and_dependencies_speak_only_when_asked() {
     let run = delta_run(&["--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("INFO"), "{}", run.stderr);
+    // Warnings and errors only: a run that succeeds without any says nothing.
+    assert_eq!(run.stderr, "");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = encode_sample(&tmp.path().join("out"), &["-q"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     // By default the product's own lines, none of the Delta libraries'.
     let run = delta_run(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
