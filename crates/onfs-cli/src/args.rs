@@ -18,9 +18,23 @@ Exit codes:
     after_help = EXIT_CODES
 )]
 pub struct Cli {
-    /// Log level: error, warn, info, debug, trace (or a tracing filter such as onfs_core=debug).
-    #[arg(long, global = true, default_value = "info", env = "ONFS_LOG")]
-    pub log_level: String,
+    /// Log level: error, warn, info (default: onfs-push's own lines; its libraries' only from
+    /// warn), debug, trace (every library), or a tracing filter such as onfs_core=debug.
+    #[arg(long, global = true, value_name = "LEVEL", env = "ONFS_LOG")]
+    pub log_level: Option<String>,
+
+    /// More logs: -v onfs-push at debug and its libraries at info, -vv everything at debug,
+    /// -vvv trace.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Warnings and errors only: no progress, no periodic or informational log lines.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// How log lines are written on stderr: text, or json (one object per line) for machines.
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
@@ -35,13 +49,19 @@ pub enum Command {
     /// encode, and send to Kafka or write files.
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
+    /// Check everything `run` needs without reading data: the metadata service and token, each
+    /// source (resolved, listed, newest partition, columns), the brokers and the topic (exists,
+    /// partitions, writable), the store's retrieval API when --store is given. Takes run's flags.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(Box<RunArgs>),
     /// Encode a Parquet input (entity + renamed feature columns) into messages.
     #[command(after_help = EXIT_CODES)]
     Encode(Box<EncodeArgs>),
     /// Send a folder of messages (an --out or --failed-out folder) to Kafka.
     #[command(after_help = EXIT_CODES)]
     Send(SendArgs),
-    /// Print messages as JSON lines (intra_batch_id, value_hex, decoded query).
+    /// Show messages: on a terminal a table (rows, bytes, groups, the first rows in short);
+    /// otherwise, or with --format json, JSON lines (intra_batch_id, value_hex, decoded query).
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
     /// Read a sample of the sent entities back from the online store (gRPC retrieval API) and
@@ -52,6 +72,10 @@ pub enum Command {
     /// last runs and the run holding it now.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Print a shell completion script: onfs-push completions bash > ~/.local/share/bash-completion/completions/onfs-push
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): onfs-push man > onfs-push.1
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +95,21 @@ pub struct StatusArgs {
     /// The last runs to show per job.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub runs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    /// One line per message, its first rows in short, sized to the terminal.
+    Table,
+    /// One JSON line per message: intra_batch_id, value_hex and the decoded query.
+    Json,
 }
 
 /// Where the metadata comes from.
@@ -431,10 +470,6 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// No progress and no periodic log lines.
-    #[arg(long, short)]
-    pub quiet: bool,
-
     #[command(flatten)]
     pub state: StateArgs,
 
@@ -470,10 +505,20 @@ pub struct InspectArgs {
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub kafka_options: Vec<(String, String)>,
 
-    /// At most this many messages.
+    /// At most this many messages (a table shows the first 5 and counts the rest).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+
+    /// table or json (default: table on a terminal, JSON lines otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<InspectFormat>,
 }
+
+pub const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  every check passed
+  1  a check failed (each failure has its line)
+  2  bad usage or configuration";
 
 pub const VERIFY_EXIT_CODES: &str = "\
 Exit codes:

@@ -14,6 +14,15 @@ use onfs_kafka::{
 use crate::args::KafkaArgs;
 use crate::error::{failed, file_flag, usage, CliError, CliResult};
 
+/// What can be told wrong about the Kafka settings without the network (the topic name),
+/// before anything else is done.
+pub fn check_offline(kafka: &KafkaArgs) -> CliResult<()> {
+    match &kafka.topic {
+        Some(topic) => onfs_kafka::topic::check_topic_name(topic).map_err(kafka_error),
+        None => Ok(()),
+    }
+}
+
 pub fn producer_config(kafka: &KafkaArgs) -> CliResult<ProducerConfig> {
     let cfg = ProducerConfig::from_options(
         kafka
@@ -40,7 +49,8 @@ pub fn connect(kafka: &KafkaArgs, producer: ProducerConfig) -> CliResult<Deliver
         KafkaError::Option { .. }
         | KafkaError::Store { .. }
         | KafkaError::Missing { .. }
-        | KafkaError::Invalid { .. } => kafka_error(e),
+        | KafkaError::Invalid { .. }
+        | KafkaError::TopicName { .. } => kafka_error(e),
         _ => {
             eprintln!("sent: 0 messages delivered, 0 failed: nothing was sent");
             kafka_error(e)
@@ -101,7 +111,10 @@ pub fn offer(d: &mut Deliverer, m: &Framed) -> CliResult<()> {
 /// every message was delivered.
 pub fn finish(d: Deliverer, what: &str) -> CliResult<DeliveryReport> {
     let outcome = d.finish().map_err(kafka_error)?;
-    print_summary(&outcome.report, what, outcome.unsent);
+    // Quiet: the summary only when something was not delivered (it says where it stopped).
+    if !crate::logging::quiet() || !outcome.report.all_delivered() {
+        print_summary(&outcome.report, what, outcome.unsent);
+    }
     outcome.check().map_err(kafka_error)?;
     Ok(outcome.report)
 }
@@ -185,7 +198,9 @@ pub fn kafka_error(e: KafkaError) -> CliError {
         },
         e => {
             let code: fn(anyhow::Error) -> CliError = match e {
-                KafkaError::Option { .. } | KafkaError::Store { .. } => usage,
+                KafkaError::Option { .. }
+                | KafkaError::Store { .. }
+                | KafkaError::TopicName { .. } => usage,
                 _ => failed,
             };
             match e.setting() {

@@ -21,18 +21,39 @@ use args::{Cli, Command};
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    logging::init(&cli.log_level);
+    logging::set_quiet(cli.quiet);
+    logging::init(
+        &logging::filter_directives(cli.log_level.as_deref(), cli.verbose, cli.quiet),
+        cli.log_format,
+    );
     let result = match &cli.command {
         Command::Plan(a) => cmd::plan::run(a),
         Command::Run(a) => cmd::run::run(
             a,
             &cmd::run::settings::Given(matches.subcommand_matches("run")),
+            cli.quiet,
+        ),
+        Command::Check(a) => cmd::check::run(
+            a,
+            &cmd::run::settings::Given(matches.subcommand_matches("check")),
         ),
         Command::Encode(a) => cmd::encode::run(a),
         Command::Send(a) => cmd::send::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Status(a) => cmd::status::run(a),
+        Command::Completions(a) => {
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "onfs-push",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(error::failed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,6 +27,99 @@ pub fn message_json_line(intra_batch_id: i64, value: &[u8]) -> Result<String, pr
     Ok(out)
 }
 
+/// One message at a glance, for people: its size, its groups and its first rows in short.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSummary {
+    pub entity: String,
+    pub rows: usize,
+    pub bytes: usize,
+    pub groups: Vec<String>,
+    /// The first rows: the key, then each group's values, each value at most
+    /// [`SHORT_VALUE`] characters and each vector its first elements.
+    pub first_rows: Vec<String>,
+}
+
+/// The most characters of one value in [`MessageSummary::first_rows`].
+pub const SHORT_VALUE: usize = 16;
+
+/// The summary of a message, with at most `max_rows` rows decoded.
+pub fn message_summary(
+    value: &[u8],
+    max_rows: usize,
+) -> Result<MessageSummary, prost::DecodeError> {
+    let q = Query::decode(value)?;
+    let first_rows = q
+        .data
+        .iter()
+        .take(max_rows)
+        .map(|d| {
+            let mut row = d.key_values.join("/");
+            for (g, fv) in q.feature_group_schema.iter().zip(&d.feature_values) {
+                let values = fv.values.as_ref().map(short_values).unwrap_or_default();
+                let _ = write!(row, " {}: {}", g.label, values.join(", "));
+            }
+            row
+        })
+        .collect();
+    Ok(MessageSummary {
+        entity: q.entity_label.clone(),
+        rows: q.data.len(),
+        bytes: value.len(),
+        groups: q
+            .feature_group_schema
+            .iter()
+            .map(|g| g.label.clone())
+            .collect(),
+        first_rows,
+    })
+}
+
+/// A text cut to `max` characters, `…` marking the cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Every value of a feature group's `Values`, shortened; vectors as `[a, b, c, …n]`.
+fn short_values(v: &Values) -> Vec<String> {
+    let mut out = Vec::new();
+    let float = |x: f64| {
+        let mut s = String::new();
+        write_double(&mut s, x);
+        s.trim_matches('"').to_string()
+    };
+    // fp32 values travel as doubles: shown with a float's own shortest digits.
+    out.extend(v.fp32_values.iter().map(|x| {
+        if x.is_finite() {
+            format!("{:?}", *x as f32)
+        } else {
+            float(*x)
+        }
+    }));
+    out.extend(v.fp64_values.iter().map(|x| float(*x)));
+    out.extend(v.int32_values.iter().map(ToString::to_string));
+    out.extend(v.int64_values.iter().map(ToString::to_string));
+    out.extend(v.uint32_values.iter().map(ToString::to_string));
+    out.extend(v.uint64_values.iter().map(ToString::to_string));
+    out.extend(v.string_values.iter().map(|s| format!("{s:?}")));
+    out.extend(v.bool_values.iter().map(ToString::to_string));
+    let mut out: Vec<String> = out.into_iter().map(|s| shorten(&s, SHORT_VALUE)).collect();
+    for vec in &v.vector {
+        let items = vec.values.as_ref().map(short_values).unwrap_or_default();
+        let shown = items.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        out.push(if items.len() > 3 {
+            format!("[{shown}, …{}]", items.len())
+        } else {
+            format!("[{shown}]")
+        });
+    }
+    out
+}
+
 /// A decoded query as proto3 JSON in Python's `json.dumps` layout.
 pub fn query_json(query: &Query) -> String {
     let mut out = String::new();
@@ -218,6 +311,44 @@ mod tests {
         assert_eq!(
             query_json(&q),
             r#"{"entity_label": "u", "data": [{"key_values": ["1"], "feature_values": [{"values": {"fp64_values": ["NaN", 1.0], "vector": [{"values": {}}]}}]}]}"#
+        );
+    }
+
+    #[test]
+    fn a_summary_shows_rows_in_short() {
+        let q = Query {
+            entity_label: "user".into(),
+            keys_schema: vec!["user_id".into()],
+            feature_group_schema: vec![FeatureGroupSchema {
+                label: "taste".into(),
+                feature_labels: vec!["name".into(), "v".into()],
+            }],
+            data: (0..3)
+                .map(|i| Data {
+                    key_values: vec![format!("u{i}")],
+                    feature_values: vec![crate::proto::FeatureValues {
+                        values: Some(Values {
+                            string_values: vec!["x".repeat(40)],
+                            vector: vec![crate::proto::Vector {
+                                values: Some(Values {
+                                    int32_values: vec![1, 2, 3, 4, 5],
+                                    ..Default::default()
+                                }),
+                            }],
+                            ..Default::default()
+                        }),
+                    }],
+                })
+                .collect(),
+        };
+        let bytes = q.encode_to_vec();
+        let s = message_summary(&bytes, 2).unwrap();
+        assert_eq!((s.rows, s.bytes), (3, bytes.len()));
+        assert_eq!(s.groups, ["taste"]);
+        assert_eq!(s.first_rows.len(), 2);
+        assert_eq!(
+            s.first_rows[0],
+            format!("u0 taste: \"{}…, [1, 2, 3, …5]", "x".repeat(14))
         );
     }
 }

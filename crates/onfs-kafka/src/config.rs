@@ -86,6 +86,7 @@ impl DeliveryConfig {
                 return Err(KafkaError::Missing { setting });
             }
         }
+        crate::topic::check_topic_name(&self.topic)?;
         positive(
             Setting::ConnectTimeout,
             self.connect_timeout,

@@ -3,6 +3,7 @@
 //! was not delivered) under both front ends.
 
 mod callbacks;
+pub mod check;
 pub mod config;
 pub mod deliver;
 pub mod options;
@@ -76,6 +77,9 @@ pub enum KafkaError {
         waited: Duration,
         detail: String,
     },
+    /// A topic name Kafka refuses whatever the brokers: checked before any connection.
+    #[error("Kafka topic {topic:?} is not a valid topic name: {problem}")]
+    TopicName { topic: String, problem: String },
     #[error("Kafka topic {topic:?} does not exist on {brokers}; create it (the brokers do not create topics automatically)")]
     TopicMissing { topic: String, brokers: String },
     #[error("Kafka topic {topic:?}: {detail}")]
@@ -116,6 +120,7 @@ impl KafkaError {
             KafkaError::Option { setting, .. } => *setting,
             KafkaError::Missing { setting } | KafkaError::Invalid { setting, .. } => Some(*setting),
             KafkaError::Unreachable { .. } => Some(Setting::Brokers),
+            KafkaError::TopicName { .. } => Some(Setting::Topic),
             _ => None,
         }
     }

@@ -247,7 +247,7 @@ impl KafkaSink {
     }
 }
 
-fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
+pub(crate) fn config_error(cfg: &ProducerConfig, e: RdError) -> KafkaError {
     // librdkafka names the property in its message; map it back to the user's spelling.
     let text = e.to_string();
     let named = cfg

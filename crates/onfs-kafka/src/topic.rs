@@ -112,3 +112,53 @@ pub fn read_topic(
     }
     Ok(read)
 }
+
+/// Kafka's rule for topic names, checked without the network: 1 to 249 characters of ASCII
+/// letters, digits, `.`, `_` and `-`, and neither `.` nor `..`.
+pub fn check_topic_name(topic: &str) -> Result<(), KafkaError> {
+    let problem = if topic.is_empty() {
+        Some("it is empty".to_string())
+    } else if topic == "." || topic == ".." {
+        Some("\".\" and \"..\" are not allowed".to_string())
+    } else if topic.len() > 249 {
+        Some(format!(
+            "it has {} characters; at most 249 are allowed",
+            topic.len()
+        ))
+    } else {
+        topic
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("{c:?} is not allowed; use ASCII letters, digits, '.', '_' and '-'"))
+    };
+    match problem {
+        Some(problem) => Err(KafkaError::TopicName {
+            topic: topic.to_string(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_topic_name;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        for ok in ["onfs-ingest", "a", "a.b_c-D9", &"x".repeat(249)] {
+            check_topic_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, says) in [
+            ("bad topic!", "' ' is not allowed"),
+            ("", "empty"),
+            (".", "not allowed"),
+            ("..", "not allowed"),
+            (&"x".repeat(250), "250 characters"),
+            ("tópico", "'ó'"),
+        ] {
+            let e = check_topic_name(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use onfs_core::transform::OnDuplicateKey;
 use onfs_core::Plan;
 use onfs_sources::{
     Catalog, JobInput, JoinedSources, PartitionColumns, PartitionSelection, ReadOptions,
-    StorageOptions,
+    SourceRead, StorageOptions,
 };
 
 use crate::{Changes, PipelineError};
@@ -114,5 +114,20 @@ impl Job<'_> {
             });
         }
         Ok(values.into_iter().map(PartitionSelection::Value).collect())
+    }
+
+    /// Each source checked as the job's first pass would open it, without reading its rows
+    /// (see [`JoinedSources::check_sources`]); for a range, each source's newest partition.
+    pub fn check_sources(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<Vec<Result<SourceRead, onfs_sources::SourceError>>, PipelineError> {
+        let selection = match &self.selection {
+            PartitionSelection::Range(..) => PartitionSelection::Newest,
+            s => s.clone(),
+        };
+        let opts = self.read_options(&selection);
+        let ctx = onfs_sources::joined::session(&opts)?;
+        Ok(runtime.block_on(JoinedSources::check_sources(&ctx, &self.input(), &opts)))
     }
 }

@@ -155,7 +155,7 @@ pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
             "{} must be {expected}, not {value}",
             keyword(setting)
         )),
-        E::Option { .. } | E::Store { .. } => usage(e.to_string()),
+        E::Option { .. } | E::Store { .. } | E::TopicName { .. } => usage(e.to_string()),
         E::Round { index, count } => usage(format!(
             "round_index must be in 0..rounds and rounds at least 1, not {index} of {count}"
         )),

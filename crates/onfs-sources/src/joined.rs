@@ -288,6 +288,43 @@ impl JoinedSources {
         Ok((df, read))
     }
 
+    /// Each source checked as a run opens it, without reading its rows: resolved by its catalog,
+    /// its store reachable with the credentials given, its partition chosen and its columns
+    /// present. Its rows in that partition are counted where that is cheap: a Parquet source's
+    /// from the files' footers when no filter applies, a Delta table's from its log's
+    /// statistics. One result per source, in the plan's order.
+    pub async fn check_sources(
+        ctx: &SessionContext,
+        input: &JobInput<'_>,
+        opts: &ReadOptions,
+    ) -> Vec<Result<SourceRead, SourceError>> {
+        let keys = &input.plan.entity_columns;
+        let mut out = Vec::new();
+        for (i, m) in input.plan.feature_mapping.iter().enumerate() {
+            let checked = match Self::source_frame(ctx, m, input.catalog, opts, i, keys).await {
+                Ok((df, mut read)) => {
+                    read.rows = match read.format.as_str() {
+                        "parquet" => df.count().await.ok().map(|n| n as u64),
+                        _ => match Resolved::new(m, input.catalog, &opts.storage) {
+                            Ok(r) => {
+                                let partition = read
+                                    .partition_column
+                                    .as_deref()
+                                    .zip(read.partition.as_deref());
+                                r.delta_rows(partition).await
+                            }
+                            Err(_) => None,
+                        },
+                    };
+                    Ok(read)
+                }
+                Err(e) => Err(e),
+            };
+            out.push(checked);
+        }
+        out
+    }
+
     /// Counts each source's rows: one extra scan per source.
     pub async fn count_sources(&mut self) -> Result<(), SourceError> {
         for (df, read) in self.frames.iter().zip(self.sources.iter_mut()) {

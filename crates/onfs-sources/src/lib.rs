@@ -76,10 +76,46 @@ pub enum SourceError {
         column: String,
         detail: String,
     },
+    /// Nothing in the environment or the options gives credentials for an object store URL,
+    /// and no instance metadata service answers.
+    #[error("{url}: no credentials found; set {hint}")]
+    NoCredentials { url: String, hint: &'static str },
+    /// A Delta table whose protocol requires reader features deltalake cannot read.
+    #[error(
+        "source {source_name}: the Delta table at {url} requires {}, which onfs-push cannot read",
+        describe_reader_features(features)
+    )]
+    DeltaReaderFeatures {
+        source_name: String,
+        url: String,
+        features: Vec<String>,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("query failed: {0}")]
     Engine(String),
+}
+
+/// The table property that turns a Delta reader feature on (any feature also by
+/// `delta.feature.<name>=supported`).
+pub fn delta_feature_property(feature: &str) -> String {
+    match feature {
+        "typeWidening" | "typeWidening-preview" => "delta.enableTypeWidening=true".into(),
+        "deletionVectors" => "delta.enableDeletionVectors=true".into(),
+        "columnMapping" => "delta.columnMapping.mode=name|id".into(),
+        "v2Checkpoint" => "delta.checkpointPolicy=v2".into(),
+        "catalogManaged" | "catalogOwned-preview" => "a catalog-managed table".into(),
+        other => format!("delta.feature.{other}=supported"),
+    }
+}
+
+fn describe_reader_features(features: &[String]) -> String {
+    let each: Vec<String> = features
+        .iter()
+        .map(|f| format!("{f} (table property {})", delta_feature_property(f)))
+        .collect();
+    let s = if each.len() == 1 { "" } else { "s" };
+    format!("the reader feature{s} {}", each.join(", "))
 }
 
 impl SourceError {

@@ -80,6 +80,143 @@ impl Resolved {
         }
     }
 
+    async fn open_delta(&self) -> Result<deltalake::DeltaTable, SourceError> {
+        deltalake::open_table_with_storage_options(
+            self.url.clone(),
+            self.storage.for_delta(&self.url),
+        )
+        .await
+        .map_err(|e| {
+            self.err(format!(
+                "cannot open the Delta table at {}: {}",
+                self.url,
+                self.storage.scrub(&e.to_string())
+            ))
+        })
+    }
+
+    /// A Delta table's rows from its log's statistics, without reading a file: all of them, or
+    /// those of the files whose partition `column` is `value`. `None` when a file has no row
+    /// count in the log, or `column` is not a partition column.
+    pub async fn delta_rows(&self, partition: Option<(&str, &str)>) -> Option<u64> {
+        let table = self.open_delta().await.ok()?;
+        let state = table.snapshot().ok()?;
+        if let Some((column, _)) = partition {
+            if !state
+                .metadata()
+                .partition_columns()
+                .iter()
+                .any(|c| c == column)
+            {
+                return None;
+            }
+        }
+        let mut rows = 0u64;
+        for file in state.log_data().iter() {
+            if let Some((column, value)) = partition {
+                let values = file.partition_values_map();
+                if values.get(column).cloned().flatten().as_deref() != Some(value) {
+                    continue;
+                }
+            }
+            rows += file.num_records()? as u64;
+        }
+        Some(rows)
+    }
+
+    /// Whether a Delta table is read through its log here rather than by deltalake: when the
+    /// only reader features deltalake lacks are type widening's. A table needing any other
+    /// reader feature deltalake cannot read is refused by name, with the table property that
+    /// turned it on, before any scan.
+    fn needs_widened_read(&self, table: &deltalake::DeltaTable) -> Result<bool, SourceError> {
+        use deltalake::kernel::transaction::{TransactionError, PROTOCOL};
+        let snapshot = table.snapshot().map_err(|e| self.err(e.to_string()))?;
+        match PROTOCOL.can_read_from_protocol(snapshot.protocol()) {
+            Err(TransactionError::UnsupportedTableFeatures(features)) => {
+                let features: Vec<String> = features.iter().map(ToString::to_string).collect();
+                if features.iter().all(|f| WIDENING.contains(&f.as_str())) {
+                    return Ok(true);
+                }
+                Err(SourceError::DeltaReaderFeatures {
+                    source_name: self.name.clone(),
+                    url: self.url.to_string(),
+                    features,
+                })
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// A Delta table with type widening, read from its log's files: each file's Parquet read
+    /// with the table's (widest) types, the engine casting the older, narrower columns, and
+    /// its partition values from its add action.
+    async fn read_widened(
+        &self,
+        ctx: &SessionContext,
+        table: &deltalake::DeltaTable,
+    ) -> Result<DataFrame, SourceError> {
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::scalar::ScalarValue;
+        let state = table.snapshot().map_err(|e| self.err(e.to_string()))?;
+        let schema = state.snapshot().arrow_schema();
+        let parts = state.metadata().partition_columns();
+        let file_schema = Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !parts.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let mut frames = Vec::new();
+        for file in state.log_data().iter() {
+            let path = file.path();
+            let url = if path.contains("://") {
+                Url::parse(&path).map_err(|e| self.err(format!("file {path}: {e}")))?
+            } else {
+                self.url
+                    .join(&path)
+                    .map_err(|e| self.err(format!("file {path}: {e}")))?
+            };
+            let df = ctx
+                .read_parquet(
+                    url.as_str(),
+                    ParquetReadOptions::default().schema(&file_schema),
+                )
+                .await
+                .map_err(|e| {
+                    self.err(format!(
+                        "cannot read {url} of the Delta table: {}",
+                        self.storage.scrub(&e.to_string())
+                    ))
+                })?;
+            let values = file.partition_values_map();
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    if parts.contains(f.name()) {
+                        let v = values.get(f.name()).cloned().flatten();
+                        cast(lit(ScalarValue::Utf8(v)), f.data_type().clone()).alias(f.name())
+                    } else {
+                        ident(f.name())
+                    }
+                })
+                .collect::<Vec<_>>();
+            frames.push(df.select(columns)?);
+        }
+        tracing::debug!(source = %self.name, files = frames.len(), "Delta table read through its log (type widening)");
+        let mut frames = frames.into_iter();
+        match frames.next() {
+            Some(first) => Ok(frames.try_fold(first, |acc, df| acc.union(df))?),
+            None => Ok(
+                ctx.read_batch(datafusion::arrow::record_batch::RecordBatch::new_empty(
+                    schema,
+                ))?,
+            ),
+        }
+    }
+
     fn store(&self, ctx: &SessionContext) -> Result<std::sync::Arc<dyn ObjectStore>, SourceError> {
         let base = format!(
             "{}://{}",
@@ -165,18 +302,10 @@ impl Resolved {
                 })
             }
             TableFormat::Delta => {
-                let table = deltalake::open_table_with_storage_options(
-                    self.url.clone(),
-                    self.storage.for_delta(&self.url),
-                )
-                .await
-                .map_err(|e| {
-                    self.err(format!(
-                        "cannot open the Delta table at {}: {}",
-                        self.url,
-                        self.storage.scrub(&e.to_string())
-                    ))
-                })?;
+                let table = self.open_delta().await?;
+                if self.needs_widened_read(&table)? {
+                    return self.read_widened(ctx, &table).await;
+                }
                 table
                     .update_datafusion_session(&ctx.state())
                     .map_err(|e| self.err(e.to_string()))?;
@@ -190,6 +319,9 @@ impl Resolved {
         }
     }
 }
+
+/// The reader features of type widening, which this crate reads itself.
+const WIDENING: [&str; 2] = ["typeWidening", "typeWidening-preview"];
 
 /// The column's values in a DataFrame: the newest (`max`) or all of them, as text.
 pub(crate) async fn column_values(

@@ -137,6 +137,153 @@ impl StorageOptions {
     }
 }
 
+/// The configuration keys the cloud's client reads from the environment (its `AWS_*`,
+/// `GOOGLE_*` or `AZURE_*` variables, by their lowercase names) and the options.
+fn configured_keys(cloud: Cloud, opts: &StorageOptions) -> Vec<String> {
+    let prefix = match cloud {
+        Cloud::S3 => "aws_",
+        Cloud::Gcs => "google_",
+        Cloud::Azure => "azure_",
+    };
+    std::env::vars()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .filter(|(k, v)| k.starts_with(prefix) && !v.trim().is_empty())
+        .map(|(k, _)| k)
+        .chain(opts.options.keys().cloned())
+        .collect()
+}
+
+/// Whether anything in the environment or the options gives the cloud's client credentials
+/// (or tells it to sign nothing); when nothing does, it falls back to the instance metadata
+/// service.
+pub fn credentials_configured(cloud: Cloud, opts: &StorageOptions) -> bool {
+    let keys = configured_keys(cloud, opts);
+    match cloud {
+        Cloud::S3 => {
+            use AmazonS3ConfigKey::*;
+            keys.iter().filter_map(|k| s3_key(k)).any(|k| {
+                matches!(
+                    k,
+                    AccessKeyId
+                        | Token
+                        | SkipSignature
+                        | ContainerCredentialsRelativeUri
+                        | ContainerCredentialsFullUri
+                        | WebIdentityTokenFile
+                )
+            }) || [
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            ]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        }
+        Cloud::Gcs => {
+            use GoogleConfigKey::*;
+            keys.iter().filter_map(|k| gcs_key(k)).any(|k| {
+                matches!(
+                    k,
+                    ServiceAccount | ServiceAccountKey | ApplicationCredentials | SkipSignature
+                )
+            }) || std::env::var_os("SERVICE_ACCOUNT").is_some()
+                || std::env::var_os("HOME").is_some_and(|home| {
+                    std::path::Path::new(&home)
+                        .join(".config/gcloud/application_default_credentials.json")
+                        .exists()
+                })
+        }
+        Cloud::Azure => {
+            use AzureConfigKey::*;
+            keys.iter().filter_map(|k| azure_key(k)).any(|k| {
+                matches!(
+                    k,
+                    AccessKey
+                        | SasKey
+                        | Token
+                        | ClientSecret
+                        | UseEmulator
+                        | UseAzureCli
+                        | FederatedTokenFile
+                        | SkipSignature
+                        | FabricSessionToken
+                )
+            })
+        }
+    }
+}
+
+/// `HOST:PORT` of the instance metadata services the cloud's client asks when nothing else
+/// gives credentials, in the order it asks them.
+fn metadata_addresses(cloud: Cloud, opts: &StorageOptions) -> Vec<String> {
+    let option = |keys: &[&str], vars: &[&str]| {
+        keys.iter()
+            .find_map(|k| opts.options.get(*k).cloned())
+            .or_else(|| vars.iter().find_map(|v| std::env::var(v).ok()))
+    };
+    let candidates = match cloud {
+        Cloud::S3 => vec![option(
+            &["aws_metadata_endpoint", "metadata_endpoint"],
+            &["AWS_METADATA_ENDPOINT"],
+        )
+        .unwrap_or_else(|| "169.254.169.254".into())],
+        Cloud::Gcs => vec![
+            option(&[], &["GCE_METADATA_HOST", "GCE_METADATA_ROOT"])
+                .unwrap_or_else(|| "metadata.google.internal".into()),
+            option(&[], &["GCE_METADATA_IP"]).unwrap_or_else(|| "169.254.169.254".into()),
+        ],
+        Cloud::Azure => vec![option(
+            &["azure_msi_endpoint", "msi_endpoint"],
+            &["AZURE_MSI_ENDPOINT", "MSI_ENDPOINT", "IDENTITY_ENDPOINT"],
+        )
+        .unwrap_or_else(|| "169.254.169.254".into())],
+    };
+    candidates
+        .into_iter()
+        .map(|c| {
+            let c = c.trim();
+            let c = c.split_once("://").map_or(c, |(_, rest)| rest);
+            let host = c.split('/').next().unwrap_or_default();
+            if host
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                host.to_string()
+            } else {
+                format!("{host}:80")
+            }
+        })
+        .collect()
+}
+
+/// How long the one probe of an instance metadata service may take.
+const METADATA_PROBE: std::time::Duration = std::time::Duration::from_millis(700);
+
+/// Whether one of the addresses accepts a connection within [`METADATA_PROBE`].
+fn any_answers(addresses: &[String]) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    addresses.iter().any(|a| {
+        a.to_socket_addrs().is_ok_and(|mut found| {
+            found.any(|sa| TcpStream::connect_timeout(&sa, METADATA_PROBE).is_ok())
+        })
+    })
+}
+
+/// With no credentials configured, the cloud's client would ask the instance metadata service,
+/// retrying for seconds to minutes where there is none: one short connection attempt answers
+/// first, and where nothing answers, the error says no credentials were found, at once.
+pub fn check_credentials(url: &Url, opts: &StorageOptions) -> Result<(), SourceError> {
+    let Some(cloud) = Cloud::of(url) else {
+        return Ok(());
+    };
+    if credentials_configured(cloud, opts) || any_answers(&metadata_addresses(cloud, opts)) {
+        return Ok(());
+    }
+    Err(SourceError::NoCredentials {
+        url: url.to_string(),
+        hint: cloud.credential_hint(),
+    })
+}
+
 /// The store of an object store URL, from the environment and the options.
 pub fn build_store(url: &Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectStore>, SourceError> {
     let bad = |e: object_store::Error| {
@@ -195,6 +342,7 @@ pub fn register(ctx: &SessionContext, url: &Url, opts: &StorageOptions) -> Resul
         deltalake::azure::register_handlers(None);
         deltalake::gcp::register_handlers(None);
     });
+    check_credentials(url, opts)?;
     let store = build_store(url, opts)?;
     let base = Url::parse(&format!(
         "{}://{}",
@@ -257,7 +405,11 @@ pub fn explain(url: &Url, e: &object_store::Error, opts: &StorageOptions) -> Str
     if metadata_services(opts).iter().any(|host| names(host)) {
         // Nothing in the environment or the options: the client fell back to instance metadata.
         let hint = cloud.map(Cloud::credential_hint).unwrap_or("credentials");
-        return format!("{url}: no credentials found; set {hint}");
+        return SourceError::NoCredentials {
+            url: url.to_string(),
+            hint,
+        }
+        .to_string();
     }
     if lower.contains("nosuchbucket")
         || lower.contains("containernotfound")
@@ -351,6 +503,39 @@ mod tests {
         // An endpoint whose port only begins like the metadata service's is not it.
         let text = explain(&url, &probe("127.0.0.1:9000"), &o);
         assert!(!text.contains("no credentials found"), "{text}");
+    }
+
+    #[test]
+    fn without_credentials_the_metadata_service_is_probed_once_where_the_client_would_ask() {
+        let mut o = StorageOptions::default();
+        o.set("aws_metadata_endpoint", "http://127.0.0.1:9")
+            .unwrap();
+        o.set(
+            "azure_msi_endpoint",
+            "http://127.0.0.1:9/metadata/identity/oauth2/token",
+        )
+        .unwrap();
+        assert_eq!(metadata_addresses(Cloud::S3, &o), ["127.0.0.1:9"]);
+        assert_eq!(metadata_addresses(Cloud::Azure, &o), ["127.0.0.1:9"]);
+        for (cloud, key, value) in [
+            (Cloud::S3, "aws_access_key_id", "k"),
+            (Cloud::S3, "aws_skip_signature", "true"),
+            (Cloud::Gcs, "google_service_account", "/sa.json"),
+            (Cloud::Azure, "azure_storage_use_emulator", "true"),
+            (Cloud::Azure, "azure_storage_sas_key", "sv=1"),
+        ] {
+            let mut k = StorageOptions::default();
+            k.set(key, value).unwrap();
+            assert!(credentials_configured(cloud, &k), "{key}");
+        }
+        // Nothing configured and a closed port: no credentials, at once.
+        if !credentials_configured(Cloud::S3, &o) {
+            let started = std::time::Instant::now();
+            let e = check_credentials(&Url::parse("s3://b/p/").unwrap(), &o).unwrap_err();
+            assert!(matches!(e, SourceError::NoCredentials { .. }), "{e}");
+            assert!(e.to_string().contains("no credentials found"), "{e}");
+            assert!(started.elapsed() < METADATA_PROBE * 2);
+        }
     }
 
     #[test]

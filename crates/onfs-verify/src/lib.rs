@@ -33,4 +33,4 @@ pub use client::{TlsOptions, VerifyOptions, AUTH_TOKEN_HEADER, CALLER_ID_HEADER}
 pub use error::VerifyError;
 pub use report::{Class, Counts, Example, GroupReport, VerifyReport, MAX_EXAMPLES};
 pub use sample::{Sample, SampleSize, SampledEntity, Sampler, Schema, Sent};
-pub use verify::{verify, verify_async};
+pub use verify::{check_store, verify, verify_async};

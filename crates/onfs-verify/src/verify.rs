@@ -278,3 +278,25 @@ async fn read(
     }
     Ok(out)
 }
+
+/// The store's retrieval API checked without reading an entity: it answers at its address, and
+/// takes the caller id (and token) with a read of no keys for `entity_label`. A refusal, no
+/// answer or a bad address is the error; any other answer (an empty result, or a complaint
+/// about the empty read) means the store and the caller are reachable and accepted.
+pub fn check_store(opts: &VerifyOptions, entity_label: &str) -> Result<(), VerifyError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(VerifyError::Runtime)?;
+    runtime.block_on(async {
+        let mut client = StoreClient::connect(opts).await?;
+        let query = Query {
+            entity_label: entity_label.to_string(),
+            ..Default::default()
+        };
+        match client.retrieve(query).await {
+            Ok(_) | Err(VerifyError::Status { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+}

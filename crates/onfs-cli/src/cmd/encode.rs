@@ -28,6 +28,7 @@ pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
 }
 
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
+    crate::deliver::check_offline(&args.kafka)?;
     let plan = load_plan(&args.metadata)?;
     let input = ParquetInput::open(&args.input).map_err(file_flag("--input"))?;
     let mut opts = encoder_options(&args.encode);
@@ -54,22 +55,13 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         entity_label: plan.entity_label.clone(),
         batch_size: opts.batch_size,
     };
-    eprintln!(
-        "encoded {} rows into {} messages of up to {} rows ({} bytes) in {:.2}s; dropped {} rows with a null key",
-        stats.rows,
-        stats.messages,
-        stats.max_rows_per_message,
-        stats.bytes,
-        started.elapsed().as_secs_f64(),
-        stats.dropped_null_key_rows,
-    );
-    if let Some(line) = crate::store::fitted_summary(&stats.vectors) {
-        eprintln!("{line}");
+    if !crate::logging::quiet() {
+        print_summary(&stats, started.elapsed().as_secs_f64());
     }
     output.end_pass(info.clone())?;
     let out_dir = output.out_dir.clone();
     let summary = output.finish(info)?;
-    if let (Some(_), Some(dir)) = (summary.manifest, out_dir) {
+    if let (Some(_), Some(dir), false) = (summary.manifest, out_dir, crate::logging::quiet()) {
         eprintln!("wrote {}", dir.display());
     }
     Ok(())
@@ -100,4 +92,23 @@ pub fn encode_input(
         );
     }
     Ok(encoder.stats().clone())
+}
+
+fn print_summary(stats: &onfs_core::EncodeStats, seconds: f64) {
+    eprintln!(
+        "encoded {} rows into {} messages of up to {} rows ({:.1} MB) in {seconds:.2}s",
+        stats.rows,
+        stats.messages,
+        stats.max_rows_per_message,
+        stats.bytes as f64 / 1e6,
+    );
+    if stats.dropped_null_key_rows > 0 {
+        eprintln!(
+            "  dropped {} rows with a null key",
+            stats.dropped_null_key_rows
+        );
+    }
+    if let Some(line) = crate::store::fitted_summary(&stats.vectors) {
+        eprintln!("{line}");
+    }
 }

@@ -1,3 +1,4 @@
+pub mod check;
 pub mod encode;
 pub mod inspect;
 pub mod plan;

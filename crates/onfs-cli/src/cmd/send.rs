@@ -5,6 +5,7 @@ use crate::deliver;
 use crate::error::CliResult;
 
 pub fn run(args: &SendArgs) -> CliResult<()> {
+    deliver::check_offline(&args.kafka)?;
     let files = onfs_file::messages::message_files(&args.path)?;
     tracing::debug!(files = files.len(), "sending {}", args.path.display());
     let producer = deliver::producer_config(&args.kafka)?;

@@ -7,11 +7,14 @@ mod metadata;
 mod plan;
 mod run;
 mod state;
+mod shell;
 mod store;
 mod verify;
 
 // Tests that need services (scripts/test.sh starts them and passes --features service-tests):
 // a Kafka broker, the object store emulators, a Hive Metastore.
+#[cfg(feature = "service-tests")]
+mod check;
 #[cfg(feature = "service-tests")]
 mod hive;
 #[cfg(feature = "service-tests")]

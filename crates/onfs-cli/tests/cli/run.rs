@@ -348,11 +348,11 @@ fn config_file_with_two_jobs_runs_both_in_order() {
     assert_eq!(report["rows"], 99);
     let first = run
         .stderr
-        .find("everything: read")
+        .find("everything\n  read ")
         .expect("first job's line");
     let second = run
         .stderr
-        .find("taste-only: read")
+        .find("taste-only\n  read ")
         .expect("second job's line");
     assert!(first < second, "{}", run.stderr);
 
@@ -925,4 +925,259 @@ fn delta_source_reads_the_newest_ts() {
     assert_eq!(get("user_000"), (-1.0, "none".to_string()));
     assert_eq!(get("user_007"), (-1.0, "gold".to_string()));
     assert_eq!(get("user_029"), (214.5, "silver".to_string()));
+}
+
+/// testdata/delta/user_visits: written by Spark 4.0 with delta-spark 4.0, `visits` widened from
+/// INT to BIGINT between its two partitions (testdata/tools/make_type_widening.py).
+fn widened_table() -> PathBuf {
+    testdata().join("delta/user_visits").canonicalize().unwrap()
+}
+
+/// Spark's rows of the widened table: (ts, user_id) -> visits.
+fn spark_rows() -> BTreeMap<(i64, String), Option<i64>> {
+    let text = std::fs::read_to_string(testdata().join("delta/user_visits.expected.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["schema"]["visits"], "bigint");
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["ts"].as_i64().unwrap(),
+                    r["user_id"].as_str().unwrap().to_string(),
+                ),
+                r["visits"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn delta_table_with_type_widening_reads_as_spark_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = widened_table();
+    let meta = one_source_meta(
+        tmp.path(),
+        "DELTA_S3",
+        p(&table),
+        &[("visits_fg", "visits", "visits", "DataTypeInt64", "-1")],
+    );
+    let spark = spark_rows();
+    // The newest partition (written after the widening) and the older one (written as INT).
+    for (ts, extra) in [(2, vec![]), (1, vec!["--partition", "1"])] {
+        let (out_tmp, run) = run_with(&meta, &[], &extra);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let pass = &report_of(&out_tmp)["jobs"][0]["passes"][0];
+        assert_eq!(pass["sources"][0]["partition"], ts.to_string(), "{pass:#}");
+        let rows = rows_by_key(&messages_in(&out_of(&out_tmp)));
+        let want: BTreeMap<String, i64> = spark
+            .iter()
+            .filter(|((t, _), _)| *t == ts)
+            .map(|((_, k), v)| (k.clone(), v.unwrap_or(-1)))
+            .collect();
+        let got: BTreeMap<String, i64> = rows
+            .iter()
+            .map(|(k, f)| {
+                let v = values(&f[0], 0)["int64_values"][0].as_str().unwrap();
+                (k.clone(), v.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(got, want, "ts={ts}");
+    }
+}
+
+#[test]
+fn delta_reader_feature_not_supported_is_named_with_its_property() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("user_visits");
+    let src = widened_table();
+    for entry in walk(&src) {
+        let rel = entry.strip_prefix(&src).unwrap();
+        let to = table.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        // Without the checksum files, which also record the protocol.
+        if !rel.to_string_lossy().ends_with(".crc") {
+            std::fs::copy(&entry, &to).unwrap();
+        }
+    }
+    let first = table.join("_delta_log/00000000000000000000.json");
+    let text = std::fs::read_to_string(&first)
+        .unwrap()
+        .replace(
+            r#""readerFeatures":["typeWidening"]"#,
+            r#""readerFeatures":["typeWidening","vacuumProtocolCheck"]"#,
+        )
+        .replace(
+            r#""writerFeatures":["typeWidening""#,
+            r#""writerFeatures":["typeWidening","vacuumProtocolCheck""#,
+        );
+    std::fs::write(&first, text).unwrap();
+    let meta = one_source_meta(
+        tmp.path(),
+        "DELTA_S3",
+        p(&table),
+        &[("visits_fg", "visits", "visits", "DataTypeInt64", "-1")],
+    );
+    let (_out, run) = run_with(&meta, &[], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let table_name = p(&table);
+    assert!(
+        run.stderr.contains(table_name)
+            && run.stderr.contains(
+                "vacuumProtocolCheck (table property delta.feature.vacuumProtocolCheck=supported)"
+            )
+            && run.stderr.contains("which onfs-push cannot read"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_invalid_topic_name_is_refused_at_once() {
+    // The brokers are a closed port: a check that waited for them would take the connect timeout.
+    let started = std::time::Instant::now();
+    let (_t, run) = run_with(
+        &reference_meta(),
+        &[ORDERS, EMBEDDINGS],
+        &["--kafka-brokers", "127.0.0.1:9", "--topic", "bad topic!"],
+    );
+    // run_with passes --out; the topic is checked before the choice of output.
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("\"bad topic!\" is not a valid topic name")
+            && run.stderr.contains("hint: the topic is given with --topic"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    for bad in [".", "..", &"x".repeat(250)] {
+        let run = onfs(&[
+            "send",
+            p(&pipeline()),
+            "--kafka-brokers",
+            "127.0.0.1:9",
+            "--topic",
+            bad,
+        ]);
+        assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("not a valid topic name"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_object_store_without_credentials_answers_at_once() {
+    // No credentials anywhere: the clients would retry the instance metadata service (here a
+    // closed loopback port) for seconds; the answer comes before any request.
+    for (location, says) in [
+        (
+            "gs://onfs-bucket/fs/user_orders",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ),
+        ("s3://onfs-bucket/fs/user_orders", "AWS_ACCESS_KEY_ID"),
+        (
+            "az://container/fs/user_orders",
+            "AZURE_STORAGE_ACCOUNT_NAME",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let (_t, run) = run_with(
+            &reference_meta(),
+            &[],
+            &[
+                "--fgs",
+                "user_orders_i64",
+                "--table",
+                &format!("{ORDERS}={location}"),
+                "--storage-option",
+                "aws_region=us-east-1",
+                "--storage-option",
+                "azure_storage_account_name=onfsaccount",
+            ],
+        );
+        let took = started.elapsed();
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("no credentials found") && run.stderr.contains(says),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{location}: {took:?}"
+        );
+    }
+}
+
+#[test]
+fn check_counts_a_delta_tables_rows_from_its_log() {
+    // Without Kafka or a store: the metadata and the source only; the widened table too.
+    for (table, rows) in [
+        (testdata().join("delta/user_scores"), 30),
+        (widened_table(), 12),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let table = table.canonicalize().unwrap();
+        let meta = one_source_meta(
+            tmp.path(),
+            "DELTA_S3",
+            p(&table),
+            &[("fg", "x", "user_id", "DataTypeString", "none")],
+        );
+        let run = onfs(&["check", "--metadata-file", p(&meta)]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert!(lines[0].starts_with("ok    metadata"), "{}", run.stdout);
+        assert!(
+            lines[1].starts_with("ok    source")
+                && lines[1].contains("delta at ")
+                && lines[1].ends_with(&format!("partition ts=2, {rows} rows")),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(lines[2], "all 2 checks passed");
+    }
+    // A source that is not there: its own line, exit 1.
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = one_source_meta(
+        tmp.path(),
+        "DELTA_S3",
+        p(&tmp.path().join("no_such_table")),
+        &[("fg", "x", "user_id", "DataTypeString", "none")],
+    );
+    let run = onfs(&["check", "--metadata-file", p(&meta)]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("FAIL  source"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("1 of 2 checks failed"),
+        "{}",
+        run.stderr
+    );
 }

@@ -439,15 +439,6 @@ fn the_examples_follow_the_store_rules() {
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert!(seen.values().all(|s| s.len() == 1), "{seen:?}");
-    let dir = repo().join("examples/user-features");
-    let run = onfs(&[
-        "encode",
-        "--metadata-file",
-        p(&dir.join("metadata.json")),
-        "--input",
-        p(&dir.join("features.parquet")),
-        "--out",
-        p(&tmp.path().join("encode")),
-    ]);
+    let run = encode_sample(&tmp.path().join("encode"), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }

@@ -97,6 +97,24 @@ pub fn encode_reference_env(name: &str, batch: &str, rest: &[&str], env: &[(&str
     onfs_env(&args, env)
 }
 
+/// `onfs-push encode` of the sample job (examples/user-features) into `out`, `rest` added.
+pub fn encode_sample(out: &Path, rest: &[&str]) -> Run {
+    let dir = repo().join("examples/user-features");
+    let meta = dir.join("metadata.json");
+    let input = dir.join("features.parquet");
+    let mut args = vec![
+        "encode",
+        "--metadata-file",
+        p(&meta),
+        "--input",
+        p(&input),
+        "--out",
+        p(out),
+    ];
+    args.extend(rest);
+    onfs(&args)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

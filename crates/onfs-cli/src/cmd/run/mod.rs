@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use onfs_core::{EncodeStats, EncoderOptions, Plan};
 use onfs_file::RunInfo;
-use onfs_pipeline::{Counters, Job};
+use onfs_pipeline::Counters;
 use onfs_verify::{SampleSize, Sampler};
 
 use crate::args::RunArgs;
@@ -21,9 +21,12 @@ use ledger::Ledgers;
 use report::{JobReport, RunReport, SkippedPass};
 use settings::{Given, Settings};
 
-pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
+pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
     let started = Instant::now();
-    let s = settings::resolve(args, given)?;
+    let s = Settings {
+        quiet,
+        ..settings::resolve(args, given)?
+    };
     // --verify: the read-back's options are checked before anything is read.
     let verify = match args.verify {
         Some(size) => {
@@ -133,7 +136,9 @@ pub fn run(args: &RunArgs, given: &Given<'_>) -> CliResult<()> {
             }
         }
     }
-    report.print();
+    if !s.quiet {
+        report.print();
+    }
     if let Some(path) = &s.report {
         let text = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
         std::fs::write(path, text)
@@ -176,18 +181,7 @@ fn run_jobs(
         )?;
         job_encoder.batch_size = spec.batch_size as usize;
         let changes = ledgers.begin_job(cx.runtime, &spec.name, &plan, &report.output)?;
-        let job = Job {
-            name: &spec.name,
-            plan: &plan,
-            catalog: &s.catalog,
-            partition_columns: spec.partition_columns.clone(),
-            selection: s.selection.clone(),
-            limit: spec.limit,
-            on_duplicate_key: s.on_duplicate_key,
-            count_sources: s.report.is_some() || s.dry_run,
-            engine: s.engine.clone(),
-            changes: changes.as_ref(),
-        };
+        let job = s.job(spec, &plan, changes.as_ref());
         // Every pass of the job counts towards one length per vector feature.
         let mut job_stats = EncodeStats::default();
         let mut sampler = cx.sample.map(|(size, seed)| Sampler::new(size, seed));

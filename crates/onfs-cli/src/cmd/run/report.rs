@@ -64,6 +64,8 @@ impl RunReport {
     }
 
     /// A few human lines for stderr.
+    /// The summary on stderr, a short line per step: what each job read, joined, encoded,
+    /// and where it went.
     pub fn print(&self) {
         for job in &self.jobs {
             for skipped in &job.skipped {
@@ -92,28 +94,25 @@ impl RunReport {
                 eprintln!("{}: changed only: {}", job.name, parts.join("; "));
             }
             for pass in &job.passes {
-                let sources: Vec<String> = pass
-                    .sources
-                    .iter()
-                    .map(|s| {
-                        let part = match (&s.partition_column, &s.partition) {
-                            (Some(c), Some(v)) => format!(" {c}={v}"),
-                            _ => " (all rows)".into(),
-                        };
-                        let rows = s.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
-                        format!("{}{part}{rows}", s.source)
-                    })
-                    .collect();
-                eprintln!("{}: read {}", job.name, sources.join("; "));
+                eprintln!("{}", job.name);
+                for s in &pass.sources {
+                    let part = match (&s.partition_column, &s.partition) {
+                        (Some(c), Some(v)) => format!(" {c}={v}"),
+                        _ => " (all rows)".into(),
+                    };
+                    let rows = s.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+                    eprintln!("  read    {}{part}{rows}", s.source);
+                }
                 let filled: u64 = pass.defaults_filled.values().sum();
                 eprintln!(
-                    "{}: {} rows after the join, {} exact duplicates and {} with a null key dropped, {} defaults filled, {} duplicate keys -> {} rows in {} messages of up to {} rows ({:.1} MB) in {:.2}s",
-                    job.name,
+                    "  join    {} rows; dropped {} exact duplicates, {} null keys; {} defaults filled",
                     pass.rows_after_join,
                     pass.exact_duplicate_rows,
                     pass.dropped_null_key_rows,
                     filled,
-                    pass.duplicate_keys,
+                );
+                eprintln!(
+                    "  encode  {} rows in {} messages of up to {} rows ({:.1} MB) in {:.2}s",
                     pass.rows,
                     pass.messages,
                     pass.max_rows_per_message,
@@ -121,13 +120,14 @@ impl RunReport {
                     pass.seconds
                 );
                 if let Some(line) = crate::store::fitted_summary(&pass.vectors) {
-                    eprintln!("{}: {line}", job.name);
+                    eprintln!("  {line}");
                 }
                 if pass.duplicate_keys > 0 {
+                    let examples = pass.duplicate_key_examples.iter().take(3).cloned();
                     eprintln!(
-                        "{}: duplicate keys, e.g. {}",
-                        job.name,
-                        pass.duplicate_key_examples.join("; ")
+                        "  keys    {} duplicate keys, e.g. {}",
+                        pass.duplicate_keys,
+                        examples.collect::<Vec<_>>().join("; ")
                     );
                 }
             }
@@ -151,7 +151,7 @@ impl RunReport {
         }
         let rate = self.rows as f64 / self.seconds.read_and_encode.max(1e-9);
         eprintln!(
-            "{}: {} rows, {} messages, {:.1} MB to {}; {:.0} rows/s read+encode; {:.2}s in all",
+            "{}: {} rows, {} messages, {:.1} MB to {}",
             if self.dry_run {
                 "dry run (nothing sent)"
             } else {
@@ -161,7 +161,9 @@ impl RunReport {
             self.messages,
             self.bytes as f64 / 1e6,
             self.output,
-            rate,
+        );
+        eprintln!(
+            "  {rate:.0} rows/s read+encode; {:.2}s in all",
             self.seconds.total
         );
     }

@@ -120,6 +120,30 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
     }))
 }
 
+impl Settings {
+    /// One job of the run, with the run's catalog, selection and engine (and with
+    /// --changed-only the ledger it compares with).
+    pub fn job<'a>(
+        &'a self,
+        spec: &'a JobSpec,
+        plan: &'a onfs_core::Plan,
+        changes: Option<&'a onfs_pipeline::Changes>,
+    ) -> onfs_pipeline::Job<'a> {
+        onfs_pipeline::Job {
+            name: &spec.name,
+            plan,
+            catalog: &self.catalog,
+            partition_columns: spec.partition_columns.clone(),
+            selection: self.selection.clone(),
+            limit: spec.limit,
+            on_duplicate_key: self.on_duplicate_key,
+            count_sources: self.report.is_some() || self.dry_run,
+            engine: self.engine.clone(),
+            changes,
+        }
+    }
+}
+
 fn pick<T>(given: bool, flag: T, cfg: Option<T>) -> T {
     if given {
         flag
@@ -292,6 +316,8 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
             "Kafka output needs both the brokers and the topic"
         )));
     }
+    // A topic name Kafka refuses is refused here, before any service is asked.
+    crate::deliver::check_offline(&kafka)?;
     let spool = SpoolArgs {
         stream: args.spool.stream || k.stream.unwrap_or(false),
         spool_dir: args.spool.spool_dir.clone(),
@@ -386,7 +412,7 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         spool,
         report: args.report.clone().or(cfg.output.report.clone()),
         dry_run: args.dry_run,
-        quiet: args.quiet,
+        quiet: false,
         state,
         jobs,
     })
