@@ -6,8 +6,8 @@ mod encode;
 mod metadata;
 mod plan;
 mod run;
-mod state;
 mod shell;
+mod state;
 mod store;
 mod verify;
 
