@@ -41,6 +41,15 @@ pub struct Changes {
 /// The most feature groups a changed-only job may push (one bit each).
 pub const MAX_GROUPS: usize = 64;
 
+/// The mask of a row that sends all of `groups` groups.
+pub fn every_group(groups: usize) -> u64 {
+    if groups >= MAX_GROUPS {
+        u64::MAX
+    } else {
+        (1u64 << groups) - 1
+    }
+}
+
 impl Changes {
     /// `ledger`: what the last successful run left (for the job's groups, in plan order).
     /// `refresh_after`: send again what was last sent longer ago (`None`: never).
@@ -60,11 +69,7 @@ impl Changes {
     /// group `g`'s values in `row`; rows that are not `valid` (a null key) are left to the
     /// encoder (every bit set) and not recorded.
     pub fn classify(&self, keys: &[u64], groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
-        let all = if groups.len() >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << groups.len()) - 1
-        };
+        let all = every_group(groups.len());
         let mut ledger = self.ledger.lock().expect("no thread panics holding it");
         let mut tally = vec![[0u64; 4]; groups.len()];
         let masks = keys

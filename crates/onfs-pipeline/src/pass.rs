@@ -15,7 +15,7 @@ use onfs_core::transform::{DefaultFill, DuplicateKeys, OnDuplicateKey};
 use onfs_core::{EncodeStats, EncodedMessage, Encoder, EncoderOptions, Plan};
 use onfs_sources::{JoinedSources, PartitionSelection, SourceRead};
 
-use crate::changes::Changes;
+use crate::changes::{every_group, Changes};
 use crate::counters::Counters;
 use crate::{Job, PassReport, PipelineError};
 
@@ -96,11 +96,7 @@ impl Steps<'_> {
         sets.sort_unstable();
         sets.dedup();
         self.unchanged += masks.iter().filter(|m| **m == 0).count() as u64;
-        let every = if self.plan.feature_groups.len() >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << self.plan.feature_groups.len()) - 1
-        };
+        let every = every_group(self.plan.feature_groups.len());
         for set in sets {
             let rows: UInt32Array = masks
                 .iter()

@@ -121,7 +121,8 @@ impl Ledger {
     }
 
     /// What group `group` of `key` was when last sent, compared with `hash`.
-    pub fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
+    #[cfg(test)]
+    fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
         match self.entry(key) {
             Some(e) => self.seen_at(e, group, hash),
             None => Seen::New,
@@ -129,7 +130,8 @@ impl Ledger {
     }
 
     /// Records that group `group` of `key` holds `hash`, sent at `sent` (seconds).
-    pub fn record(&mut self, key: u64, group: usize, hash: u64, sent: u32) {
+    #[cfg(test)]
+    fn record(&mut self, key: u64, group: usize, hash: u64, sent: u32) {
         let e = self.entry_or_insert(key);
         self.set(e, group, hash, sent);
     }
