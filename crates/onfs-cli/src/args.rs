@@ -68,6 +68,11 @@ pub enum Command {
     /// compare them with a message folder.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(Box<VerifyArgs>),
+    /// Keep running: poll every job's sources and push each new complete partition once (with
+    /// the ledger of --state), retrying failures with backoff; metrics and health over HTTP
+    /// with --listen. Takes run's flags. SIGTERM or SIGINT: finish the run in flight, exit 0.
+    #[command(after_help = EXIT_CODES)]
+    Watch(Box<WatchArgs>),
     /// Show what a push ledger (--state) holds: per job its keys, the partitions pushed, the
     /// last runs and the run holding it now.
     #[command(after_help = EXIT_CODES)]
@@ -475,6 +480,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Write the run's metrics in Prometheus' text format to this file (for node_exporter's
+    /// textfile collector), replaced whole at the end of the run, failed or not.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub state: StateArgs,
 
@@ -498,6 +508,24 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub spool: SpoolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// How often each job's sources are looked at (a tenth of it added at random): 30s, 5m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub interval: String,
+
+    /// The longest wait before a failed job is tried again (the wait doubles from --interval).
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub max_backoff: String,
+
+    /// Serve /metrics (Prometheus' text format), /healthz and /readyz at this address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod deliver;
 mod error;
 mod logging;
 mod metadata;
+mod metrics;
 mod output;
 mod progress;
 mod sources;
@@ -44,6 +45,11 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Status(a) => cmd::status::run(a),
+        Command::Watch(a) => cmd::watch::run(
+            a,
+            &cmd::run::settings::Given(matches.subcommand_matches("watch")),
+            cli.quiet,
+        ),
         Command::Completions(a) => {
             clap_complete::generate(
                 a.shell,

@@ -44,7 +44,7 @@ pub struct ReadOptions {
 }
 
 /// One source as read, for the summary and the report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SourceRead {
     pub source: String,
     pub kind: String,

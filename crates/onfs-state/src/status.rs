@@ -74,6 +74,13 @@ impl StateLocation {
         Ok(jobs)
     }
 
+    /// What the last successful runs of the job in folder `job_dir` ([`crate::job_key`]) left,
+    /// read without taking its lock; `None` before its first commit.
+    pub async fn head(&self, job_dir: &str) -> Result<Option<Head>, StateError> {
+        self.read_json::<Head>(&self.path(&[job_dir, "HEAD.json"]))
+            .await
+    }
+
     pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &object_store::path::Path,

@@ -6,3 +6,4 @@ pub mod run;
 pub mod send;
 pub mod status;
 pub mod verify;
+pub mod watch;

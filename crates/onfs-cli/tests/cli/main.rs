@@ -27,3 +27,5 @@ mod metadata_tls;
 mod resume;
 #[cfg(feature = "service-tests")]
 mod stores;
+#[cfg(feature = "service-tests")]
+mod watch;

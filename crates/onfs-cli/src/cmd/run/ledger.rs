@@ -19,7 +19,7 @@ use super::settings::StateSettings;
 use crate::deliver::JournalAcks;
 use crate::error::{failed, usage, CliError, CliResult};
 
-fn state_error(e: StateError) -> CliError {
+pub fn state_error(e: StateError) -> CliError {
     if e.is_usage() {
         usage(e)
     } else {

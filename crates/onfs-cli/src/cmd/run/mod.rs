@@ -1,7 +1,7 @@
 //! `onfs-push run`: metadata, sources, newest partition, join, default fill, encode, output.
 
-mod ledger;
-mod report;
+pub mod ledger;
+pub mod report;
 pub mod settings;
 
 use std::time::Instant;
@@ -22,11 +22,26 @@ use report::{JobReport, RunReport, SkippedPass};
 use settings::{Given, Settings};
 
 pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
-    let started = Instant::now();
     let s = Settings {
         quiet,
         ..settings::resolve(args, given)?
     };
+    let mut report = RunReport::default();
+    let result = execute(&s, args, &mut report);
+    if let Some(path) = &args.metrics_file {
+        let metrics = crate::metrics::Metrics::new();
+        metrics.record_run(&report, result.is_ok(), None);
+        metrics
+            .write_file(path)
+            .map_err(|e| failed(anyhow::anyhow!("--metrics-file {}: {e}", path.display())))?;
+    }
+    result
+}
+
+/// Runs every job of `s`, filling `report` as it goes (what was done before an error
+/// included).
+pub fn execute(s: &Settings, args: &RunArgs, report: &mut RunReport) -> CliResult<()> {
+    let started = Instant::now();
     // --verify: the read-back's options are checked before anything is read.
     let verify = match args.verify {
         Some(size) => {
@@ -47,7 +62,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
         .map_err(failed)?;
     let mut encoder = encoder_options(&s.encode);
     let mut output = Output::open(&s.file_out, &s.kafka, &s.spool, s.dry_run, &mut encoder)?;
-    let mut report = RunReport {
+    *report = RunReport {
         dry_run: s.dry_run,
         output: if s.dry_run {
             "nowhere (dry run)".into()
@@ -68,13 +83,13 @@ pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
         progress.set_delivered(counter);
     }
     let cx = Context {
-        s: &s,
+        s,
         runtime: &runtime,
         encoder: &encoder,
         counters: &progress.counts,
         sample: verify.as_ref().map(|(_, size, seed)| (*size, *seed)),
     };
-    let result = run_jobs(&cx, &mut output, &mut ledgers, &mut report, &mut samples);
+    let result = run_jobs(&cx, &mut output, &mut ledgers, report, &mut samples);
     progress.finish();
     let info = RunInfo {
         dropped_null_key_rows: report
@@ -140,7 +155,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
         report.print();
     }
     if let Some(path) = &s.report {
-        let text = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
+        let text = serde_json::to_string_pretty(&*report).expect("report serializes") + "\n";
         std::fs::write(path, text)
             .map_err(|e| failed(anyhow::anyhow!("--report {}: {e}", path.display())))?;
     }

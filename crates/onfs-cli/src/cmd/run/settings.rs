@@ -69,7 +69,7 @@ pub struct StateSettings {
 }
 
 /// `30s`, `30m`, `12h`, `7d` (or a plain number of seconds); `never`.
-fn parse_refresh(text: &str) -> Result<Option<std::time::Duration>, String> {
+pub fn parse_duration(text: &str) -> Result<Option<std::time::Duration>, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("never") {
         return Ok(None);
@@ -112,7 +112,7 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
         .as_ref()
         .or(cfg.state.refresh_after.as_ref())
     {
-        Some(t) => parse_refresh(t).map_err(|e| usage(anyhow::anyhow!("--refresh-after: {e}")))?,
+        Some(t) => parse_duration(t).map_err(|e| usage(anyhow::anyhow!("--refresh-after: {e}")))?,
         None => Some(std::time::Duration::from_secs(7 * 86_400)),
     };
     Ok(Some(StateSettings {
@@ -430,16 +430,16 @@ mod tests {
     fn refresh_durations() {
         use std::time::Duration;
         assert_eq!(
-            parse_refresh("7d"),
+            parse_duration("7d"),
             Ok(Some(Duration::from_secs(7 * 86_400)))
         );
         assert_eq!(
-            parse_refresh("12h"),
+            parse_duration("12h"),
             Ok(Some(Duration::from_secs(12 * 3600)))
         );
-        assert_eq!(parse_refresh("90"), Ok(Some(Duration::from_secs(90))));
-        assert_eq!(parse_refresh("never"), Ok(None));
-        assert!(parse_refresh("7 weeks").is_err());
-        assert!(parse_refresh("d").is_err());
+        assert_eq!(parse_duration("90"), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(parse_duration("never"), Ok(None));
+        assert!(parse_duration("7 weeks").is_err());
+        assert!(parse_duration("d").is_err());
     }
 }
