@@ -1,7 +1,7 @@
 //! Where encoded messages go: files (`--out`), Kafka (spooled per pass, or streamed), or nowhere
 //! (`--dry-run`). Shared by `encode` and `run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use onfs_core::{EncodedMessage, EncoderOptions};
 use onfs_file::{DirSink, Manifest, OutFormat, RunInfo};
@@ -9,14 +9,22 @@ use onfs_kafka::{Deliverer, DeliveryReport};
 
 use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
 use crate::deliver;
-use crate::error::{file_flag, usage, CliResult};
+use crate::error::{file_flag, usage, write_failed, CliResult};
 
 struct Spool {
     // Removed (with its files) when dropped.
     _dir: tempfile::TempDir,
+    /// The folder the spool is made in (`--spool-dir`, else the system temp folder).
+    root: PathBuf,
     path: PathBuf,
     sink: DirSink,
 }
+
+/// What a failed `--out` leaves: nothing (the sink removes its files).
+const OUT_LEFT: &str = "no message file of this run was left there";
+/// What a failed spool leaves: the pass was not sent (its spool is removed).
+const SPOOL_LEFT: &str =
+    "the messages of this pass were spooled there before sending, and none of them was sent";
 
 enum Target {
     Files(DirSink),
@@ -142,9 +150,14 @@ impl Output {
                 .tempdir_in(root.as_path())
                 .map_err(|e| usage(anyhow::anyhow!("--spool-dir {}: {e}", root.display())))?;
             let path = dir.path().join("messages");
-            let sink = DirSink::create(&path, OutFormat::Frames, false)?;
+            let sink = DirSink::create(&path, OutFormat::Frames, false).map_err(write_failed(
+                "--spool-dir",
+                root,
+                SPOOL_LEFT,
+            ))?;
             *spool = Some(Spool {
                 _dir: dir,
+                root: root.clone(),
                 path,
                 sink,
             });
@@ -158,8 +171,16 @@ impl Output {
         self.rows += m.rows as u64;
         let framed = m.into();
         match &mut self.target {
-            Target::Files(sink) => sink.write(&framed)?,
-            Target::Kafka { spool: Some(s), .. } => s.sink.write(&framed)?,
+            Target::Files(sink) => sink.write(&framed).map_err(write_failed(
+                "--out",
+                self.out_dir.as_deref().unwrap_or(Path::new("")),
+                OUT_LEFT,
+            ))?,
+            Target::Kafka { spool: Some(s), .. } => {
+                s.sink
+                    .write(&framed)
+                    .map_err(write_failed("--spool-dir", &s.root, SPOOL_LEFT))?
+            }
             Target::Kafka { deliverer, .. } => deliver::offer(deliverer, &framed)?,
             Target::Discard => {}
         }
@@ -176,7 +197,9 @@ impl Output {
         } = &mut self.target
         {
             if let Some(s) = spool.take() {
-                s.sink.finish(info)?;
+                s.sink
+                    .finish(info)
+                    .map_err(write_failed("--spool-dir", &s.root, SPOOL_LEFT))?;
                 deliver::deliver_folder(deliverer, &s.path, *rounds)?;
             }
         }
@@ -198,7 +221,11 @@ impl Output {
     pub fn finish(self, info: RunInfo) -> CliResult<OutputSummary> {
         match self.target {
             Target::Files(sink) => Ok(OutputSummary {
-                manifest: Some(sink.finish(info)?),
+                manifest: Some(sink.finish(info).map_err(write_failed(
+                    "--out",
+                    self.out_dir.as_deref().unwrap_or(Path::new("")),
+                    OUT_LEFT,
+                ))?),
                 delivery: None,
             }),
             Target::Kafka { deliverer, .. } => Ok(OutputSummary {

@@ -20,6 +20,15 @@ fn state_error(e: StateError) -> CliError {
     }
 }
 
+/// A commit that failed after everything was delivered: what holds and what to do.
+fn not_recorded(e: StateError, location: &str) -> CliError {
+    failed(anyhow::anyhow!(
+        "{e}\nevery message was delivered (or written to --out), but the state at {location} \
+         does not record this run (its lock was given back): the next run sends these rows \
+         again; free space there (or fix its access), then run again"
+    ))
+}
+
 /// Each source of a pass with its partition: what the ledger records as pushed.
 pub fn partitions(sources: &[SourceRead]) -> Vec<(String, Option<String>)> {
     sources
@@ -208,7 +217,7 @@ impl<'a> Ledgers<'a> {
                     ledger_bytes: head.ledger_bytes,
                 }),
                 Err(e) => {
-                    first_error.get_or_insert(state_error(e));
+                    first_error.get_or_insert(not_recorded(e, &report.location));
                 }
             }
         }

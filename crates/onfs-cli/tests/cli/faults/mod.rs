@@ -3,6 +3,9 @@
 //! bounded: a run that outlives its bound is killed and its test fails as a hang.
 
 pub mod proxy;
+mod small_disk;
+
+mod disk;
 
 #[cfg(feature = "service-tests")]
 mod kafka;
@@ -11,7 +14,7 @@ mod metadata;
 mod object_store;
 
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{onfs_command, Run};
@@ -19,8 +22,32 @@ use crate::support::{onfs_command, Run};
 /// `onfs-push ARGS` that must end within `limit`: killed and failed as a hang otherwise.
 pub fn onfs_within(limit: Duration, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = onfs_command();
-    cmd.args(args)
-        .env_remove("ONFS_JOB_TOKEN")
+    cmd.args(args);
+    bounded(cmd, limit, env)
+}
+
+/// [`onfs_within`] with no file of the process allowed to grow beyond `bytes` (RLIMIT_FSIZE,
+/// through the shell's `ulimit -f`; SIGXFSZ ignored, so a write past it fails with EFBIG).
+pub fn onfs_with_file_limit(bytes: u64, limit: Duration, args: &[&str]) -> Run {
+    let bin = onfs_command();
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f "$1" || exit 99; shift; exec "$@""#)
+        .arg("bash")
+        .arg((bytes / 1024).max(1).to_string())
+        .arg(bin.get_program())
+        .args(args);
+    for (k, v) in bin.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    bounded(cmd, limit, &[])
+}
+
+fn bounded(mut cmd: Command, limit: Duration, env: &[(&str, &str)]) -> Run {
+    cmd.env_remove("ONFS_JOB_TOKEN")
         .env_remove("ONFS_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -47,7 +74,7 @@ pub fn onfs_within(limit: Duration, args: &[&str], env: &[(&str, &str)]) -> Run 
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "onfs-push {args:?} hung: still running after {limit:?}; stderr:\n{}",
+                "{cmd:?} hung: still running after {limit:?}; stderr:\n{}",
                 err.join().unwrap()
             );
         }

@@ -1,0 +1,65 @@
+//! A disk that fills up: a small tmpfs mounted for the test where the test may mount (root, as
+//! in the project's CI container), so writes fail with ENOSPC, the real "no space left". Where
+//! it may not, the tests that can fall back to RLIMIT_FSIZE (a file may not grow beyond a size:
+//! EFBIG) do; the others say on stderr that they did not run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// A tmpfs of `bytes` (rounded up to pages), or None where mounting is not permitted.
+    pub fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = tempfile::Builder::new()
+            .prefix("onfs-small-disk-")
+            .tempdir()
+            .unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Fills what is left with one file.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a file there does not keep the mount.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Which way a test filled its disk, for its assertions on the error text.
+pub fn disk_full_text(stderr: &str) -> bool {
+    stderr.contains("No space left on device") || stderr.contains("File too large")
+}
