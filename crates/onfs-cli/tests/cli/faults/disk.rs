@@ -219,9 +219,10 @@ fn a_full_spool_disk_sends_nothing_and_names_the_spool_folder() {
     let disk = SmallDisk::mount(64 * 1024);
     let tmp = tempfile::tempdir().unwrap();
     let spool = match &disk {
-        Some(d) => d.path().to_path_buf(),
-        None => tmp.path().to_path_buf(),
+        Some(d) => d.join("spool"),
+        None => tmp.path().join("spool"),
     };
+    std::fs::create_dir(&spool).unwrap();
     let args = encode_sample_args(&[
         "--kafka-brokers",
         &broker().bootstrap,

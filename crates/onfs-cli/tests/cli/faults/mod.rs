@@ -87,6 +87,7 @@ fn bounded(mut cmd: Command, limit: Duration, env: &[(&str, &str)]) -> Run {
     }
 }
 
+#[cfg(feature = "service-tests")]
 /// The numbers of a summary line `WHAT: M messages (R rows, ...): D delivered, F failed[, U not
 /// sent]; ...`: (M, R, D, F, U).
 pub fn summary_counts(stderr: &str, what: &str) -> (u64, u64, u64, u64, u64) {

@@ -3,7 +3,7 @@
 //! it may not, the tests that can fall back to RLIMIT_FSIZE (a file may not grow beyond a size:
 //! EFBIG) do; the others say on stderr that they did not run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct SmallDisk {
@@ -30,10 +30,6 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         ok.then_some(SmallDisk { dir })
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
