@@ -95,6 +95,11 @@ pub struct StatusArgs {
     /// The last runs to show per job.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub runs: usize,
+
+    /// Where `run` spooled its passes (as given to `run --spool-dir`): to show a cut run's
+    /// pending delivery when the state location is not a local folder.
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use onfs_file::{DirSink, Framed, OutFormat, RunInfo};
 use onfs_kafka::deliver::KeepError;
 use onfs_kafka::{
-    Deliverer, DeliveryConfig, DeliveryReport, KafkaError, KeepFailed, Kept, Outgoing,
+    AckJournal, Deliverer, DeliveryConfig, DeliveryReport, KafkaError, KeepFailed, Kept, Outgoing,
     ProducerConfig, Round, Setting,
 };
+
+use onfs_state::Acked;
 
 use crate::args::KafkaArgs;
 use crate::error::{failed, file_flag, usage, CliError, CliResult};
@@ -95,14 +97,16 @@ impl KeepFailed for FailedOut {
     }
 }
 
-/// Sends one message (keyed messages on their key's partition).
-pub fn offer(d: &mut Deliverer, m: &Framed) -> CliResult<()> {
+/// Sends one message (keyed messages on their key's partition); `ordinal`: its place in a
+/// resumable spool.
+pub fn offer(d: &mut Deliverer, m: &Framed, ordinal: Option<u64>) -> CliResult<()> {
     d.offer(Outgoing {
         value: &m.value,
         key: m.key.as_deref(),
         partition: None,
         intra_batch_id: m.intra_batch_id,
         rows: m.rows,
+        ordinal,
     })
     .map_err(kafka_error)
 }
@@ -144,18 +148,36 @@ fn print_summary(r: &DeliveryReport, what: &str, unsent: u64) {
     }
 }
 
-/// Sends every message under `path` in `rounds` rounds.
-pub fn deliver_folder(d: &mut Deliverer, path: &Path, rounds: u32) -> CliResult<()> {
+/// Sends every message under `path` in `rounds` rounds, each with its ordinal in the folder;
+/// with `acked`, only those it does not hold. How many were offered.
+pub fn deliver_folder(
+    d: &mut Deliverer,
+    path: &Path,
+    rounds: u32,
+    acked: Option<&Acked>,
+) -> CliResult<u64> {
+    let mut offered = 0;
     for round in Round::all(rounds) {
-        for m in onfs_file::read_messages(path)? {
+        for (ordinal, m) in onfs_file::read_messages(path)?.enumerate() {
             let m = m?;
-            if round.includes(m.intra_batch_id) {
-                offer(d, &m)?;
+            let ordinal = ordinal as u64;
+            if round.includes(m.intra_batch_id) && !acked.is_some_and(|a| a.contains(ordinal)) {
+                offer(d, &m, Some(ordinal))?;
+                offered += 1;
             }
         }
         d.end_round(round).map_err(kafka_error)?;
     }
-    Ok(())
+    Ok(offered)
+}
+
+/// The journal of a resume area, told of each delivered message.
+pub struct JournalAcks(pub onfs_state::Journal);
+
+impl AckJournal for JournalAcks {
+    fn acknowledged(&self, ordinal: u64) {
+        self.0.record(ordinal);
+    }
 }
 
 /// The flag a setting is given with.

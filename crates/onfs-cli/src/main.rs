@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logging::set_quiet(cli.quiet);
+    // Points a test can cut a run at (FAILPOINTS=...): compiled in only for the service tests.
+    let _failpoints = fail::FailScenario::setup();
     logging::init(
         &logging::filter_directives(cli.log_level.as_deref(), cli.verbose, cli.quiet),
         cli.log_format,

@@ -2,22 +2,28 @@
 //! (`--dry-run`). Shared by `encode` and `run`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use onfs_core::{EncodedMessage, EncoderOptions};
 use onfs_file::{DirSink, Manifest, OutFormat, RunInfo};
-use onfs_kafka::{Deliverer, DeliveryReport};
+use onfs_kafka::{AckJournal, Deliverer, DeliveryReport};
+use onfs_state::Acked;
 
 use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
 use crate::deliver;
 use crate::error::{file_flag, usage, write_failed, CliResult};
 
 struct Spool {
-    // Removed (with its files) when dropped.
-    _dir: tempfile::TempDir,
-    /// The folder the spool is made in (`--spool-dir`, else the system temp folder).
+    // A temporary spool is removed (with its files) when dropped; a resumable one (in a job's
+    // resume area) is left for the state to clear once the pass is committed.
+    _dir: Option<tempfile::TempDir>,
+    /// Where the spool is, for errors: `--spool-dir` (or the system temp folder) and the folder,
+    /// or `--state` and the job's resume area.
+    flag: &'static str,
     root: PathBuf,
     path: PathBuf,
-    sink: DirSink,
+    /// `None` once the spool is complete (sealed).
+    sink: Option<DirSink>,
 }
 
 /// What a failed `--out` leaves: nothing (the sink removes its files).
@@ -137,29 +143,48 @@ impl Output {
         )
     }
 
-    /// Starts a pass: Kafka output gets a fresh spool.
-    pub fn begin_pass(&mut self) -> CliResult<()> {
+    /// Whether the output spools each pass before sending it to Kafka: what a cut run can
+    /// resume.
+    pub fn spools(&self) -> bool {
+        matches!(
+            self.target,
+            Target::Kafka {
+                spool_root: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// Starts a pass: Kafka output gets a fresh spool, at `resumable` (a job's resume area,
+    /// made empty by the caller) or in a temporary folder.
+    pub fn begin_pass(&mut self, resumable: Option<&Path>) -> CliResult<()> {
         if let Target::Kafka {
             spool_root: Some(root),
             spool,
             ..
         } = &mut self.target
         {
-            let dir = tempfile::Builder::new()
-                .prefix("onfs-spool-")
-                .tempdir_in(root.as_path())
-                .map_err(|e| usage(anyhow::anyhow!("--spool-dir {}: {e}", root.display())))?;
-            let path = dir.path().join("messages");
-            let sink = DirSink::create(&path, OutFormat::Frames, false).map_err(write_failed(
-                "--spool-dir",
-                root,
-                SPOOL_LEFT,
-            ))?;
+            let (dir, path, flag, at) = match resumable {
+                Some(path) => (None, path.to_path_buf(), "spool", path.to_path_buf()),
+                None => {
+                    let dir = tempfile::Builder::new()
+                        .prefix("onfs-spool-")
+                        .tempdir_in(root.as_path())
+                        .map_err(|e| {
+                            usage(anyhow::anyhow!("--spool-dir {}: {e}", root.display()))
+                        })?;
+                    let path = dir.path().join("messages");
+                    (Some(dir), path, "--spool-dir", root.clone())
+                }
+            };
+            let sink = DirSink::create(&path, OutFormat::Frames, false)
+                .map_err(write_failed(flag, &at, SPOOL_LEFT))?;
             *spool = Some(Spool {
                 _dir: dir,
-                root: root.clone(),
+                flag,
+                root: at,
                 path,
-                sink,
+                sink: Some(sink),
             });
         }
         Ok(())
@@ -176,19 +201,37 @@ impl Output {
                 self.out_dir.as_deref().unwrap_or(Path::new("")),
                 OUT_LEFT,
             ))?,
-            Target::Kafka { spool: Some(s), .. } => {
-                s.sink
-                    .write(&framed)
-                    .map_err(write_failed("--spool-dir", &s.root, SPOOL_LEFT))?
-            }
-            Target::Kafka { deliverer, .. } => deliver::offer(deliverer, &framed)?,
+            Target::Kafka {
+                spool:
+                    Some(Spool {
+                        sink: Some(sink),
+                        flag,
+                        root,
+                        ..
+                    }),
+                ..
+            } => sink
+                .write(&framed)
+                .map_err(write_failed(flag, root, SPOOL_LEFT))?,
+            Target::Kafka { deliverer, .. } => deliver::offer(deliverer, &framed, None)?,
             Target::Discard => {}
         }
         Ok(())
     }
 
-    /// Ends a pass: a Kafka spool is sent (in rounds) and removed.
-    pub fn end_pass(&mut self, info: RunInfo) -> CliResult<()> {
+    /// Completes the pass's spool (its manifest written): nothing is sent yet.
+    pub fn seal_pass(&mut self, info: RunInfo) -> CliResult<()> {
+        if let Target::Kafka { spool: Some(s), .. } = &mut self.target {
+            if let Some(sink) = s.sink.take() {
+                sink.finish(info)
+                    .map_err(write_failed(s.flag, &s.root, SPOOL_LEFT))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the sealed spool (in rounds); a temporary spool is removed.
+    pub fn deliver_pass(&mut self) -> CliResult<()> {
         if let Target::Kafka {
             deliverer,
             spool,
@@ -197,13 +240,33 @@ impl Output {
         } = &mut self.target
         {
             if let Some(s) = spool.take() {
-                s.sink
-                    .finish(info)
-                    .map_err(write_failed("--spool-dir", &s.root, SPOOL_LEFT))?;
-                deliver::deliver_folder(deliverer, &s.path, *rounds)?;
+                deliver::deliver_folder(deliverer, &s.path, *rounds, None)?;
             }
         }
         Ok(())
+    }
+
+    /// Ends a pass: its spool is sealed, sent and removed.
+    pub fn end_pass(&mut self, info: RunInfo) -> CliResult<()> {
+        self.seal_pass(info)?;
+        self.deliver_pass()
+    }
+
+    /// Sends the messages of a cut run's sealed spool that were not acknowledged.
+    pub fn resume_pass(&mut self, spool: &Path, acked: &Acked) -> CliResult<u64> {
+        match &mut self.target {
+            Target::Kafka {
+                deliverer, rounds, ..
+            } => deliver::deliver_folder(deliverer, spool, *rounds, Some(acked)),
+            _ => Ok(0),
+        }
+    }
+
+    /// Tells `journal` of each spooled message delivered from now on (Kafka output).
+    pub fn journal(&self, journal: Option<Arc<dyn AckJournal>>) {
+        if let Target::Kafka { deliverer, .. } = &self.target {
+            deliverer.journal(journal);
+        }
     }
 
     /// Whether everything sent so far was delivered, waiting for the delivery reports (Kafka);

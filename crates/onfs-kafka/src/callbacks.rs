@@ -17,6 +17,14 @@ use crate::report::{DeliveryReport, Undelivered};
 pub(crate) struct Meta {
     pub intra_batch_id: i64,
     pub rows: u32,
+    pub ordinal: Option<u64>,
+}
+
+/// Told of each message (by its ordinal) as its successful delivery report arrives: a record of
+/// what the brokers acknowledged that outlives the process, so that a cut run can be resumed
+/// without sending those again. Called on the producer's thread: keep it short.
+pub trait AckJournal: Send + Sync {
+    fn acknowledged(&self, ordinal: u64);
 }
 
 /// The counts the delivery reports add to, shared by the producer's thread and the sender.
@@ -33,6 +41,7 @@ pub(crate) struct Accounting {
     last_client_error: Mutex<Option<String>>,
     keep_failed: AtomicBool,
     any_failed: AtomicBool,
+    journal: Mutex<Option<Arc<dyn AckJournal>>>,
 }
 
 /// What was handed to the producer, for the report.
@@ -53,6 +62,10 @@ impl Accounting {
     /// Keep (or not) the messages that fail from now on.
     pub fn keep_failed(&self, keep: bool) {
         self.keep_failed.store(keep, Ordering::Relaxed);
+    }
+
+    pub fn set_journal(&self, journal: Option<Arc<dyn AckJournal>>) {
+        *self.journal.lock().unwrap() = journal;
     }
 
     pub fn record_delivery(&self, rows: u32, bytes: usize, partition: i32) {
@@ -189,7 +202,12 @@ impl ProducerContext for Ctx {
         match result {
             Ok(msg) => {
                 self.accounting
-                    .record_delivery(meta.rows, msg.payload_len(), msg.partition())
+                    .record_delivery(meta.rows, msg.payload_len(), msg.partition());
+                if let Some(ordinal) = meta.ordinal {
+                    if let Some(j) = &*self.accounting.journal.lock().unwrap() {
+                        j.acknowledged(ordinal);
+                    }
+                }
             }
             Err((err, msg)) => self.accounting.record_failure(
                 meta.intra_batch_id,

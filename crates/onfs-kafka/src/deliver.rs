@@ -3,11 +3,12 @@
 //! not sent), rounds by `intra_batch_id`, what was not delivered handed to a keeper, and one
 //! outcome at the end.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use onfs_core::partition::partition_for_key;
 
+use crate::callbacks::AckJournal;
 use crate::config::DeliveryConfig;
 use crate::report::DeliveryReport;
 use crate::sink::{KafkaSink, Outgoing};
@@ -146,6 +147,13 @@ impl Deliverer {
         self.keeper = Some(Mutex::new(keeper));
     }
 
+    /// Tells `journal` of every delivered message that has an ordinal, from now on (`None`:
+    /// no one). Swap journals only once every report of the messages before has arrived
+    /// ([`Deliverer::delivered_so_far`]).
+    pub fn journal(&self, journal: Option<Arc<dyn AckJournal>>) {
+        self.sink.journal(journal);
+    }
+
     /// The topic's partitions.
     pub fn partitions(&self) -> u32 {
         self.sink.partitions() as u32
@@ -250,8 +258,6 @@ impl Deliverer {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::{ProducerConfig, SinkConfig};
 
@@ -305,6 +311,7 @@ mod tests {
             partition: None,
             intra_batch_id,
             rows,
+            ordinal: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod topic;
 use std::fmt;
 use std::time::Duration;
 
+pub use callbacks::AckJournal;
 pub use config::{DeliveryConfig, SinkConfig};
 pub use deliver::{Deliverer, DeliveryOutcome, KeepFailed, Kept, Round};
 pub use options::ProducerConfig;

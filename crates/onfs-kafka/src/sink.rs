@@ -9,7 +9,7 @@ use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
-use crate::callbacks::{Accounting, Ctx, Meta, Sent};
+use crate::callbacks::{Accounting, AckJournal, Ctx, Meta, Sent};
 use crate::config::SinkConfig;
 use crate::options::ProducerConfig;
 use crate::rate::RateLimiter;
@@ -29,6 +29,9 @@ pub struct Outgoing<'a> {
     pub partition: Option<i32>,
     pub intra_batch_id: i64,
     pub rows: u32,
+    /// The message's place in its spool: handed to the acknowledgement journal, if any, when
+    /// the message is delivered.
+    pub ordinal: Option<u64>,
 }
 
 /// A producer bound to one topic.
@@ -158,6 +161,11 @@ impl KafkaSink {
         self.accounting.any_failed()
     }
 
+    /// Tells `journal` of every message with an ordinal delivered from now on (`None`: no one).
+    pub fn journal(&self, journal: Option<Arc<dyn AckJournal>>) {
+        self.accounting.set_journal(journal);
+    }
+
     /// Keep (or not) the messages that fail from now on, for [`KafkaSink::finish`] to return.
     pub fn keep_failed(&mut self, keep: bool) {
         self.cfg.keep_failed = keep;
@@ -184,6 +192,7 @@ impl KafkaSink {
             Box::new(Meta {
                 intra_batch_id: m.intra_batch_id,
                 rows: m.rows,
+                ordinal: m.ordinal,
             }),
         )
         .payload(m.value)

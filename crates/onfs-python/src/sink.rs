@@ -50,6 +50,7 @@ fn offer(d: &mut Deliverer, value: &[u8], intra_batch_id: i64, rows: u32) -> PyR
         partition: None,
         intra_batch_id,
         rows,
+        ordinal: None,
     })
     .map_err(errors::kafka)
 }

@@ -12,6 +12,12 @@ pub enum StateError {
     },
     #[error("state {path}: not a ledger onfs-push can read: {problem}")]
     Corrupt { path: String, problem: String },
+    #[error("resume area {path}: {source}")]
+    Resume {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("job {job:?} is being pushed by another run ({holder}); it holds {path}. Wait for it to finish; if it is gone (killed), delete that file")]
     Locked {
         job: String,

@@ -28,10 +28,7 @@ pub fn job_key(name: &str, groups: &[String]) -> String {
     let mut sorted = groups.to_vec();
     sorted.sort();
     // FNV-1a: stable across versions and platforms.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in sorted.join("\n").bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::resume::fnv1a(sorted.join("\n").as_bytes());
     format!("{slug}-{:08x}", h as u32)
 }
 
@@ -89,6 +86,15 @@ impl JobState {
 
     pub fn run_id(&self) -> &str {
         &self.run
+    }
+
+    /// The job's folder under the location ([`job_key`]).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    pub fn groups(&self) -> &[String] {
+        &self.groups
     }
 
     fn path(&self, name: &str) -> object_store::path::Path {

@@ -120,6 +120,13 @@ impl Ledger {
         self.sent[at] = sent;
     }
 
+    /// Each key with its groups' value hashes (not when they were sent): what two ledgers
+    /// agree on when they record the same values.
+    pub fn values(&self) -> impl Iterator<Item = (u64, &[u64])> + '_ {
+        let width = self.width().max(1);
+        self.keys.iter().copied().zip(self.hashes.chunks(width))
+    }
+
     /// What group `group` of `key` was when last sent, compared with `hash`.
     #[cfg(test)]
     fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {

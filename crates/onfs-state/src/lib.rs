@@ -8,6 +8,9 @@
 //! - `ledger-<run>.parquet`: per entity key hash, each group's value hash and the time it was
 //!   last sent.
 //! - `LOCK.json`: the run holding the job (made with a create-only put).
+//!
+//! Beside it, in a local folder, each job's resume area (`resume`): the spool of a pass being
+//! delivered and the journal of what the brokers acknowledged, for a cut run to resume.
 
 mod error;
 mod head;
@@ -15,6 +18,7 @@ mod job;
 pub mod ledger;
 mod location;
 mod lock;
+mod resume;
 mod status;
 
 pub use error::StateError;
@@ -23,4 +27,5 @@ pub use job::{job_key, JobState};
 pub use ledger::{Ledger, HASH_SCHEME};
 pub use location::StateLocation;
 pub use lock::LockInfo;
-pub use status::JobStatus;
+pub use resume::{head_fingerprint, Acked, Journal, PendingPass, ResumeArea};
+pub use status::{JobStatus, PendingStatus};

@@ -8,6 +8,7 @@ use object_store::path::Path;
 use object_store::ObjectStore;
 use onfs_sources::StorageOptions;
 
+use crate::resume::{fnv1a, ResumeArea};
 use crate::StateError;
 
 #[derive(Clone)]
@@ -70,6 +71,35 @@ impl StateLocation {
             }
             None => path.to_string(),
         }
+    }
+
+    /// As given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The folder, when the location is a local one.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        let url = onfs_sources::location::dir_url(&self.url).ok()?;
+        (url.scheme() == "file")
+            .then(|| url.to_file_path().ok())
+            .flatten()
+    }
+
+    /// The resume area of the job whose folder is `job_dir` ([`crate::job_key`]): in the job's
+    /// folder when the location is local, else under `spool_dir` (or the system's temporary
+    /// folder), named after the job and the location.
+    pub fn resume_area(&self, job_dir: &str, spool_dir: Option<&std::path::Path>) -> ResumeArea {
+        if let (None, Some(local)) = (spool_dir, self.local_dir()) {
+            return ResumeArea::new(local.join(job_dir).join("resume"));
+        }
+        let root = spool_dir
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        ResumeArea::new(root.join("onfs-push-resume").join(format!(
+            "{job_dir}-{:08x}",
+            fnv1a(self.url.as_bytes()) as u32
+        )))
     }
 
     pub(crate) fn path(&self, parts: &[&str]) -> Path {

@@ -1,10 +1,13 @@
 //! What a state location holds: every job's head and lock, for `onfs-push status`.
 
+use std::path::Path;
+
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::head::Head;
 use crate::lock::LockInfo;
+use crate::resume::PendingPass;
 use crate::{StateError, StateLocation};
 
 #[derive(Debug, Clone, Serialize)]
@@ -15,11 +18,23 @@ pub struct JobStatus {
     pub head: Option<Head>,
     /// The run holding the job now, if any.
     pub lock: Option<LockInfo>,
+    /// A pass a cut run left to deliver, in the job's resume area.
+    pub pending: Option<PendingStatus>,
+}
+
+/// A cut run's pass waiting in the resume area.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingStatus {
+    #[serde(flatten)]
+    pub pass: PendingPass,
+    /// Messages the brokers acknowledged before the run was cut.
+    pub acknowledged: u64,
 }
 
 impl StateLocation {
-    /// Every job folder of the location, by name.
-    pub async fn status(&self) -> Result<Vec<JobStatus>, StateError> {
+    /// Every job folder of the location, by name; `spool_dir` as given to the runs (where
+    /// their resume areas are when the location is not local).
+    pub async fn status(&self, spool_dir: Option<&Path>) -> Result<Vec<JobStatus>, StateError> {
         let listing = self
             .store
             .list_with_delimiter(Some(&self.root))
@@ -36,8 +51,23 @@ impl StateLocation {
             let lock = self
                 .read_json::<LockInfo>(&prefix.join("LOCK.json"))
                 .await?;
-            if head.is_some() || lock.is_some() {
-                jobs.push(JobStatus { folder, head, lock });
+            let pending = match self.resume_area(&folder, spool_dir).pending() {
+                Ok(p) => p.map(|(pass, acked)| PendingStatus {
+                    acknowledged: acked.count(),
+                    pass,
+                }),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    None
+                }
+            };
+            if head.is_some() || lock.is_some() || pending.is_some() {
+                jobs.push(JobStatus {
+                    folder,
+                    head,
+                    lock,
+                    pending,
+                });
             }
         }
         jobs.sort_by(|a, b| a.folder.cmp(&b.folder));

@@ -40,7 +40,7 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         output.sends_while_encoding(),
     )?;
     let started = Instant::now();
-    output.begin_pass()?;
+    output.begin_pass(None)?;
     let stats = match encode_input(&plan, &input, &opts, |m| output.write(m))
         .and_then(|s| crate::store::check_lengths(&s).map(|()| s))
     {

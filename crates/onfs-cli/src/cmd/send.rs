@@ -10,7 +10,12 @@ pub fn run(args: &SendArgs) -> CliResult<()> {
     tracing::debug!(files = files.len(), "sending {}", args.path.display());
     let producer = deliver::producer_config(&args.kafka)?;
     let mut deliverer = deliver::connect(&args.kafka, producer)?;
-    deliver::deliver_folder(&mut deliverer, &args.path, args.kafka.kafka_num_batches)?;
+    deliver::deliver_folder(
+        &mut deliverer,
+        &args.path,
+        args.kafka.kafka_num_batches,
+        None,
+    )?;
     deliver::finish(deliverer, "sent")?;
     Ok(())
 }

@@ -16,7 +16,9 @@ pub fn run(args: &StatusArgs) -> CliResult<()> {
         .enable_all()
         .build()
         .map_err(failed)?;
-    let jobs = runtime.block_on(location.status()).map_err(failed)?;
+    let jobs = runtime
+        .block_on(location.status(args.spool_dir.as_deref()))
+        .map_err(failed)?;
     if args.json {
         println!(
             "{}",
@@ -69,5 +71,21 @@ fn print_job(job: &JobStatus, runs: usize) {
     }
     if let Some(lock) = &job.lock {
         println!("  held now by {lock}");
+    }
+    if let Some(p) = &job.pending {
+        let parts: Vec<String> = p
+            .pass
+            .sources
+            .iter()
+            .map(|(s, part)| format!("{s} {}", part.as_deref().unwrap_or("(all rows)")))
+            .collect();
+        println!(
+            "  pending: run {} was cut delivering {}: {} of {} messages acknowledged; the same command again sends the other {} and commits",
+            p.pass.run,
+            parts.join(", "),
+            p.acknowledged,
+            p.pass.messages,
+            p.pass.messages - p.acknowledged.min(p.pass.messages)
+        );
     }
 }

@@ -25,4 +25,6 @@ mod kafka_security;
 #[cfg(feature = "service-tests")]
 mod metadata_tls;
 #[cfg(feature = "service-tests")]
+mod resume;
+#[cfg(feature = "service-tests")]
 mod stores;

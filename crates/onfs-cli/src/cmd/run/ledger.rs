@@ -2,14 +2,21 @@
 //! sent was delivered (else given back untouched).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use onfs_core::Plan;
+use onfs_kafka::AckJournal;
 use onfs_pipeline::{Changes, GroupCounts, PassReport, MAX_GROUPS};
 use onfs_sources::{SourceRead, StorageOptions};
-use onfs_state::{JobState, Ledger, RunRecord, StateError, StateLocation};
+use onfs_state::{
+    head_fingerprint, Acked, JobState, Ledger, PendingPass, ResumeArea, RunRecord, StateError,
+    StateLocation,
+};
 use serde::Serialize;
 
 use super::settings::StateSettings;
+use crate::deliver::JournalAcks;
 use crate::error::{failed, usage, CliError, CliResult};
 
 fn state_error(e: StateError) -> CliError {
@@ -21,11 +28,17 @@ fn state_error(e: StateError) -> CliError {
 }
 
 /// A commit that failed after everything was delivered: what holds and what to do.
-fn not_recorded(e: StateError, location: &str) -> CliError {
+fn not_recorded(e: StateError, location: &str, resumable: bool) -> CliError {
+    let next = if resumable {
+        "the next run resumes the pass from the job's resume area, sending only what was not \
+         acknowledged, and records it"
+    } else {
+        "the next run sends these rows again"
+    };
     failed(anyhow::anyhow!(
         "{e}\nevery message was delivered (or written to --out), but the state at {location} \
-         does not record this run (its lock was given back): the next run sends these rows \
-         again; free space there (or fix its access), then run again"
+         does not record this run (its lock was given back): {next}; free space there (or fix \
+         its access), then run again"
     ))
 }
 
@@ -35,6 +48,79 @@ pub fn partitions(sources: &[SourceRead]) -> Vec<(String, Option<String>)> {
         .iter()
         .map(|s| (s.source.clone(), s.partition.clone()))
         .collect()
+}
+
+fn group_counts(counts: &BTreeMap<String, GroupCounts>) -> BTreeMap<String, BTreeMap<String, u64>> {
+    counts
+        .iter()
+        .map(|(g, c)| {
+            let m = [
+                ("new", c.new),
+                ("changed", c.changed),
+                ("unchanged", c.unchanged),
+                ("refreshed", c.refreshed),
+            ];
+            (
+                g.clone(),
+                m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The pass a cut run sealed in `area`, if this run should finish it: one for the same target,
+/// computed against the head as it is, and not committed already (a run cut after its commit
+/// leaves the area to be emptied). Anything else in the area is emptied.
+fn resumable_pass(
+    state: &JobState,
+    area: &ResumeArea,
+    target: &str,
+) -> Result<Option<Resume>, StateError> {
+    let Some((pending, acked)) = area.pending()? else {
+        area.clear()?;
+        return Ok(None);
+    };
+    let head = &state.head;
+    let committed = head.runs.iter().any(|r| r.id == pending.run)
+        || head
+            .pushed
+            .iter()
+            .any(|p| p.run == pending.run && p.sources == pending.sources);
+    let why_not = if committed {
+        None
+    } else if pending.target != target {
+        Some(format!(
+            "it was for another output ({}, now {target})",
+            pending.target
+        ))
+    } else if pending.based_on != head_fingerprint(head) {
+        Some("the state was changed by another run since".to_string())
+    } else {
+        let spool = area.spool();
+        let journal = Arc::new(JournalAcks(area.journal()?));
+        tracing::info!(
+            job = %head.job,
+            run = %pending.run,
+            messages = pending.messages,
+            acknowledged = acked.count(),
+            "resuming the delivery of a cut run"
+        );
+        return Ok(Some(Resume {
+            pending,
+            acked,
+            spool,
+            journal,
+        }));
+    };
+    if let Some(why) = why_not {
+        tracing::warn!(
+            job = %head.job,
+            run = %pending.run,
+            "a cut run's pass is not resumed: {why}; this run pushes again"
+        );
+    }
+    area.clear()?;
+    Ok(None)
 }
 
 /// What the state location says after the run, for the summary and `--report`.
@@ -59,16 +145,54 @@ struct Held {
     ledger: Option<Ledger>,
     passes: Vec<Vec<(String, Option<String>)>>,
     record: RunRecord,
+    /// Where a pass is spooled and journaled while it is delivered (resumable output only).
+    area: Option<ResumeArea>,
+    /// The sources of a cut run's pass this run delivered: not pushed again by this run.
+    resumed: Vec<Vec<(String, Option<String>)>>,
+    /// The resumed pass's counts per group (changed-only).
+    resumed_groups: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// A cut run's pass to finish: its sealed spool and what the brokers acknowledged.
+pub struct Resume {
+    pub pending: PendingPass,
+    pub acked: Acked,
+    pub spool: PathBuf,
+    /// Where the deliveries of what is sent again are journaled.
+    pub journal: Arc<dyn AckJournal>,
+}
+
+/// What a resumed pass was, for the summary and `--report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResumedPass {
+    pub job: String,
+    /// The run that was cut.
+    pub run: String,
+    pub partitions: Vec<(String, Option<String>)>,
+    pub messages: u64,
+    /// Acknowledged before the cut: not sent again.
+    pub acknowledged: u64,
+    /// Sent by this run.
+    pub sent: u64,
 }
 
 pub struct Ledgers<'a> {
     settings: Option<&'a StateSettings>,
     location: Option<StateLocation>,
+    /// Whether passes are spooled before they are sent (Kafka output): then they resume.
+    resumable: bool,
     held: Vec<Held>,
 }
 
 impl<'a> Ledgers<'a> {
-    pub fn open(settings: Option<&'a StateSettings>, storage: &StorageOptions) -> CliResult<Self> {
+    /// `resumable`: the output spools each pass before sending it (see [`Output::spools`]).
+    ///
+    /// [`Output::spools`]: crate::output::Output::spools
+    pub fn open(
+        settings: Option<&'a StateSettings>,
+        storage: &StorageOptions,
+        resumable: bool,
+    ) -> CliResult<Self> {
         let location = match settings {
             Some(s) => Some(StateLocation::open(&s.location, storage).map_err(state_error)?),
             None => None,
@@ -76,18 +200,21 @@ impl<'a> Ledgers<'a> {
         Ok(Ledgers {
             settings,
             location,
+            resumable,
             held: Vec::new(),
         })
     }
 
-    /// Takes the job's lock; with --changed-only, the ledger to compare with.
+    /// Takes the job's lock; a pass a cut run left to finish, if there is one for `target`
+    /// (where the messages go: topic, key, batch size).
     pub fn begin_job(
         &mut self,
         runtime: &tokio::runtime::Runtime,
         name: &str,
         plan: &Plan,
         output: &str,
-    ) -> CliResult<Option<Changes>> {
+        target: &str,
+    ) -> CliResult<Option<Resume>> {
         let (Some(settings), Some(location)) = (self.settings, &self.location) else {
             return Ok(None);
         };
@@ -105,16 +232,18 @@ impl<'a> Ledgers<'a> {
         let state = runtime
             .block_on(JobState::open(location, name, &groups))
             .map_err(state_error)?;
-        let changes = if settings.changed_only {
-            match runtime.block_on(state.ledger()) {
-                Ok(ledger) => Some(Changes::new(ledger, settings.refresh_after)),
+        let area = self
+            .resumable
+            .then(|| location.resume_area(state.dir(), settings.spool_dir.as_deref()));
+        let resume = match &area {
+            Some(area) => match resumable_pass(&state, area, target) {
+                Ok(r) => r,
                 Err(e) => {
                     let _ = runtime.block_on(state.release());
                     return Err(state_error(e));
                 }
-            }
-        } else {
-            None
+            },
+            None => None,
         };
         self.held.push(Held {
             state,
@@ -124,8 +253,105 @@ impl<'a> Ledgers<'a> {
                 output: output.to_string(),
                 ..Default::default()
             },
+            area,
+            resumed: Vec::new(),
+            resumed_groups: BTreeMap::new(),
         });
-        Ok(changes)
+        Ok(resume)
+    }
+
+    /// A cut run's pass was delivered: it is recorded (with the ledger it leaves) as this run's
+    /// first pass, and its resume area emptied.
+    pub fn resumed(&mut self, runtime: &tokio::runtime::Runtime, r: &Resume) -> CliResult<()> {
+        let Some(h) = self.held.last_mut() else {
+            return Ok(());
+        };
+        let p = &r.pending;
+        let ledger = match (&h.area, p.has_ledger) {
+            (Some(area), true) => Some(area.ledger(h.state.groups()).map_err(state_error)?),
+            _ => None,
+        };
+        h.passes.push(p.sources.clone());
+        h.resumed.push(p.sources.clone());
+        h.record.rows += p.rows;
+        h.record.messages += p.messages;
+        h.record.bytes += p.bytes;
+        h.resumed_groups = p.groups.clone();
+        runtime
+            .block_on(h.state.checkpoint(ledger.as_ref(), &h.passes))
+            .map_err(state_error)?;
+        if let Some(area) = &h.area {
+            area.clear().map_err(state_error)?;
+        }
+        Ok(())
+    }
+
+    /// With --changed-only, the ledger to compare with (the last commit's, a resumed pass's
+    /// included).
+    pub fn changes(&mut self, runtime: &tokio::runtime::Runtime) -> CliResult<Option<Changes>> {
+        let (Some(settings), Some(h)) = (self.settings, self.held.last()) else {
+            return Ok(None);
+        };
+        if !settings.changed_only {
+            return Ok(None);
+        }
+        let ledger = runtime.block_on(h.state.ledger()).map_err(state_error)?;
+        Ok(Some(Changes::new(ledger, settings.refresh_after)))
+    }
+
+    /// Where the next pass is spooled: the job's resume area, emptied (resumable output with
+    /// --state), else `None` (a temporary spool).
+    pub fn spool_for_pass(&self) -> CliResult<Option<PathBuf>> {
+        match self.held.last().and_then(|h| h.area.as_ref()) {
+            Some(area) => {
+                area.clear().map_err(state_error)?;
+                Ok(Some(area.spool()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The pass's spool is complete: records what it will commit next to it, and gives the
+    /// journal its delivery appends to. `None` without a resume area.
+    pub fn seal_pass(
+        &self,
+        pass: &PassReport,
+        changes: Option<&Changes>,
+        target: &str,
+    ) -> CliResult<Option<Arc<dyn AckJournal>>> {
+        let Some(h) = self.held.last() else {
+            return Ok(None);
+        };
+        let Some(area) = &h.area else {
+            return Ok(None);
+        };
+        let pending = PendingPass {
+            run: h.state.run_id().to_string(),
+            based_on: head_fingerprint(&h.state.head),
+            target: target.to_string(),
+            sources: partitions(&pass.sources),
+            rows: pass.rows,
+            messages: pass.messages,
+            bytes: pass.bytes,
+            has_ledger: changes.is_some(),
+            groups: changes
+                .map(|c| group_counts(&c.counts()))
+                .unwrap_or_default(),
+        };
+        let ledger = changes.map(|c| c.ledger());
+        area.seal(&pending, ledger.as_deref())
+            .map_err(state_error)?;
+        fail::fail_point!("run-sealed");
+        let journal = area.journal().map_err(state_error)?;
+        Ok(Some(Arc::new(JournalAcks(journal)) as Arc<dyn AckJournal>))
+    }
+
+    /// Empties the job's resume area: its pass is recorded.
+    pub fn clear_area(&self) -> CliResult<()> {
+        match self.held.last().and_then(|h| h.area.as_ref()) {
+            Some(area) => area.clear().map_err(state_error),
+            None => Ok(()),
+        }
     }
 
     /// The run that pushed exactly these partitions, unless --force (or no --state).
@@ -135,10 +361,11 @@ impl<'a> Ledgers<'a> {
             return None;
         }
         let held = self.held.last()?;
-        held.state
-            .head
-            .pushed_pass(&partitions(sources))
-            .map(|p| p.run.clone())
+        let sources = partitions(sources);
+        if held.resumed.contains(&sources) {
+            return Some(held.state.run_id().to_string());
+        }
+        held.state.head.pushed_pass(&sources).map(|p| p.run.clone())
     }
 
     pub fn record_pass(&mut self, pass: &PassReport) {
@@ -173,23 +400,18 @@ impl<'a> Ledgers<'a> {
     /// The job's passes are done: with --changed-only, its ledger and counts per group.
     pub fn end_job(&mut self, changes: Option<Changes>) -> Option<BTreeMap<String, GroupCounts>> {
         let changes = changes?;
-        let counts = changes.counts();
+        let mut counts = changes.counts();
         if let Some(h) = self.held.last_mut() {
-            h.record.groups = counts
-                .iter()
-                .map(|(g, c)| {
-                    let m = [
-                        ("new", c.new),
-                        ("changed", c.changed),
-                        ("unchanged", c.unchanged),
-                        ("refreshed", c.refreshed),
-                    ];
-                    (
-                        g.clone(),
-                        m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                    )
-                })
-                .collect();
+            // A resumed pass's counts, then this run's.
+            for (g, c) in &h.resumed_groups {
+                let into = counts.entry(g.clone()).or_default();
+                let get = |k: &str| c.get(k).copied().unwrap_or(0);
+                into.new += get("new");
+                into.changed += get("changed");
+                into.unchanged += get("unchanged");
+                into.refreshed += get("refreshed");
+            }
+            h.record.groups = group_counts(&counts);
             h.ledger = Some(changes.into_ledger());
         }
         Some(counts)
@@ -209,15 +431,26 @@ impl<'a> Ledgers<'a> {
         for h in self.held {
             let run = h.state.run_id().to_string();
             let job = h.state.head.job.clone();
+            fail::fail_point!("run-commit");
             match runtime.block_on(h.state.commit(h.ledger.as_ref(), h.record, h.passes)) {
-                Ok(head) => report.jobs.push(JobLedger {
-                    job,
-                    run,
-                    keys: head.keys,
-                    ledger_bytes: head.ledger_bytes,
-                }),
+                Ok(head) => {
+                    fail::fail_point!("run-committed");
+                    if let Some(area) = &h.area {
+                        if let Err(e) = area.clear() {
+                            tracing::warn!(
+                                "{e}; the next run finds the pass recorded and empties it"
+                            );
+                        }
+                    }
+                    report.jobs.push(JobLedger {
+                        job,
+                        run,
+                        keys: head.keys,
+                        ledger_bytes: head.ledger_bytes,
+                    })
+                }
                 Err(e) => {
-                    first_error.get_or_insert(not_recorded(e, &report.location));
+                    first_error.get_or_insert(not_recorded(e, &report.location, h.area.is_some()));
                 }
             }
         }

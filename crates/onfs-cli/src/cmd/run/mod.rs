@@ -17,7 +17,7 @@ use crate::error::{failed, usage, CliResult};
 use crate::metadata::load_plan;
 use crate::output::Output;
 use crate::progress::Progress;
-use ledger::Ledgers;
+use ledger::{Ledgers, ResumedPass};
 use report::{JobReport, RunReport, SkippedPass};
 use settings::{Given, Settings};
 
@@ -62,7 +62,7 @@ pub fn run(args: &RunArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
         },
         ..Default::default()
     };
-    let mut ledgers = Ledgers::open(s.state.as_ref(), &s.engine.storage)?;
+    let mut ledgers = Ledgers::open(s.state.as_ref(), &s.engine.storage, output.spools())?;
     let progress = Progress::start(s.quiet);
     if let Some(counter) = output.delivered_rows_counter() {
         progress.set_delivered(counter);
@@ -180,7 +180,33 @@ fn run_jobs(
             output.sends_while_encoding(),
         )?;
         job_encoder.batch_size = spec.batch_size as usize;
-        let changes = ledgers.begin_job(cx.runtime, &spec.name, &plan, &report.output)?;
+        // Where the messages go: a cut run's pass is resumed only for the same.
+        let target = format!(
+            "{} key={:?} batch={}",
+            report.output, s.kafka.key, spec.batch_size
+        );
+        if let Some(resume) =
+            ledgers.begin_job(cx.runtime, &spec.name, &plan, &report.output, &target)?
+        {
+            output.journal(Some(resume.journal.clone()));
+            let sent = output.resume_pass(&resume.spool, &resume.acked)?;
+            let delivered = output.delivered_so_far()?;
+            output.journal(None);
+            report.resumed.push(ResumedPass {
+                job: spec.name.clone(),
+                run: resume.pending.run.clone(),
+                partitions: resume.pending.sources.clone(),
+                messages: resume.pending.messages,
+                acknowledged: resume.acked.count(),
+                sent,
+            });
+            if !delivered {
+                // The delivery error and counts come with the output's summary.
+                return Ok(());
+            }
+            ledgers.resumed(cx.runtime, &resume)?;
+        }
+        let changes = ledgers.changes(cx.runtime)?;
         let job = s.job(spec, &plan, changes.as_ref());
         // Every pass of the job counts towards one length per vector feature.
         let mut job_stats = EncodeStats::default();
@@ -207,7 +233,7 @@ fn run_jobs(
                 });
                 continue;
             }
-            output.begin_pass()?;
+            output.begin_pass(ledgers.spool_for_pass()?.as_deref())?;
             let (pass, stats) = prepared.run(
                 cx.runtime,
                 &job_encoder,
@@ -225,18 +251,35 @@ fn run_jobs(
             report.messages += pass.messages;
             report.bytes += pass.bytes;
             report.seconds.read_and_encode += pass.seconds;
+            fail::fail_point!("run-encoded");
             let t = Instant::now();
-            output.end_pass(RunInfo {
+            output.seal_pass(RunInfo {
                 dropped_null_key_rows: pass.dropped_null_key_rows,
                 entity_label: plan.entity_label.clone(),
                 batch_size: job_encoder.batch_size,
             })?;
+            // Resumable: what the pass commits is recorded beside its spool before a message
+            // leaves, and each delivery report is journaled.
+            let journal = ledgers.seal_pass(&pass, changes.as_ref(), &target)?;
+            let journaled = journal.is_some();
+            output.journal(journal);
+            output.deliver_pass()?;
             report.seconds.deliver += t.elapsed().as_secs_f64();
             ledgers.record_pass(&pass);
             job_report.passes.push(pass);
-            // A backfill records each pass once delivered: a cut one resumes after it.
-            if n < last && ledgers.holds() && output.delivered_so_far()? {
+            // A backfill records each pass once delivered: a cut one resumes after it. A pass
+            // not delivered stops the run (its spool waits in the resume area).
+            if n < last && ledgers.holds() {
+                let delivered = output.delivered_so_far()?;
+                if journaled {
+                    output.journal(None);
+                }
+                if !delivered {
+                    report.jobs.push(job_report);
+                    return Ok(());
+                }
                 ledgers.checkpoint(cx.runtime, changes.as_ref())?;
+                ledgers.clear_area()?;
             }
         }
         drop(job);

@@ -23,6 +23,9 @@ pub struct RunReport {
     /// With --state: the ledger's location and what was recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<super::ledger::StateReport>,
+    /// With --state: the passes of cut runs this run finished.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<super::ledger::ResumedPass>,
     pub seconds: Durations,
 }
 
@@ -67,6 +70,22 @@ impl RunReport {
     /// The summary on stderr, a short line per step: what each job read, joined, encoded,
     /// and where it went.
     pub fn print(&self) {
+        for r in &self.resumed {
+            let parts: Vec<String> = r
+                .partitions
+                .iter()
+                .map(|(s, p)| format!("{s} {}", p.as_deref().unwrap_or("(all rows)")))
+                .collect();
+            eprintln!(
+                "{}: resumed run {} ({}): {} of its {} messages were delivered before it was cut; sent the other {}",
+                r.job,
+                r.run,
+                parts.join(", "),
+                r.acknowledged,
+                r.messages,
+                r.sent
+            );
+        }
         for job in &self.jobs {
             for skipped in &job.skipped {
                 let parts: Vec<String> = skipped

@@ -63,6 +63,9 @@ pub struct StateSettings {
     /// Send unchanged groups again after this long (`None`: never).
     pub refresh_after: Option<std::time::Duration>,
     pub force: bool,
+    /// `--spool-dir`: where a pass is spooled while it is delivered, when the state location
+    /// is not a local folder (else in it).
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 /// `30s`, `30m`, `12h`, `7d` (or a plain number of seconds); `never`.
@@ -115,6 +118,7 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
         changed_only,
         refresh_after,
         force: args.state.force,
+        spool_dir: args.spool.spool_dir.clone(),
     }))
 }
 
