@@ -247,3 +247,55 @@ fn a_full_spool_disk_sends_nothing_and_names_the_spool_folder() {
     assert_eq!(read_topic(&broker().bootstrap, &topic).len(), 0);
     assert_no_files(&spool);
 }
+
+#[cfg(feature = "service-tests")]
+#[test]
+fn a_state_disk_filling_at_the_commit_of_a_kafka_pass_is_resumed_without_sending_again() {
+    // The pass is spooled in the job's resume area under --spool-dir, delivered, then the
+    // commit fails (the ledger does not fit): the next run, with room, resumes the pass (every
+    // message acknowledged: nothing sent) and records it.
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, spool) = (tmp.path().join("state"), tmp.path().join("spool"));
+    std::fs::create_dir(&state).unwrap();
+    std::fs::create_dir(&spool).unwrap();
+    let Some(small) = SmallDisk::mount_on(&state, 8 * 1024) else {
+        eprintln!("not run: this test needs to mount a tmpfs (root)");
+        return;
+    };
+    let topic = unique_topic("resumed");
+    create_topic(&broker().bootstrap, &topic, 1);
+    let args = run_reference_args(&[
+        "--state",
+        p(&state),
+        "--spool-dir",
+        p(&spool),
+        "--changed-only",
+        "--kafka-brokers",
+        &broker().bootstrap,
+        "--topic",
+        &topic,
+    ]);
+    let rows_on_topic = || -> usize {
+        read_topic(&broker().bootstrap, &topic)
+            .iter()
+            .map(|r| decode(&r.value).data.len())
+            .sum()
+    };
+    let run = onfs_within(BOUND, &strs(&args), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("No space left on device")
+            && run.stderr.contains(
+                "the next run resumes the pass from the job's resume area, sending only what was not acknowledged"
+            ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(rows_on_topic(), 59);
+    drop(small);
+    let _roomy = SmallDisk::mount_on(&state, 1 << 20).expect("mounted before");
+    let run = onfs_within(BOUND, &strs(&args), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("recorded"), "{}", run.stderr);
+    assert_eq!(rows_on_topic(), 59, "nothing sent twice");
+}

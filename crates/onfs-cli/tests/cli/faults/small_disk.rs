@@ -7,16 +7,25 @@ use std::path::PathBuf;
 use std::process::Command;
 
 pub struct SmallDisk {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    /// The folder made for the disk (removed after it is unmounted), if the test gave none.
+    _made: Option<tempfile::TempDir>,
 }
 
 impl SmallDisk {
     /// A tmpfs of `bytes` (rounded up to pages), or None where mounting is not permitted.
     pub fn mount(bytes: u64) -> Option<SmallDisk> {
-        let dir = tempfile::Builder::new()
+        let made = tempfile::Builder::new()
             .prefix("onfs-small-disk-")
             .tempdir()
             .unwrap();
+        let mut disk = SmallDisk::mount_on(made.path(), bytes)?;
+        disk._made = Some(made);
+        Some(disk)
+    }
+
+    /// A tmpfs of `bytes` on the existing folder `dir` (left in place when unmounted).
+    pub fn mount_on(dir: &std::path::Path, bytes: u64) -> Option<SmallDisk> {
         let ok = Command::new("mount")
             .args([
                 "-t",
@@ -25,15 +34,18 @@ impl SmallDisk {
                 &format!("size={bytes},mode=0755"),
                 "tmpfs",
             ])
-            .arg(dir.path())
+            .arg(dir)
             .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        ok.then_some(SmallDisk { dir })
+        ok.then(|| SmallDisk {
+            dir: dir.to_path_buf(),
+            _made: None,
+        })
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
     }
 
     /// Fills what is left with one file.
@@ -48,10 +60,7 @@ impl SmallDisk {
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         // Lazy: a process still holding a file there does not keep the mount.
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
     }
 }
 
