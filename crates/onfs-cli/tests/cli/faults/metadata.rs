@@ -72,6 +72,7 @@ fn the_metadata_service_answering_503_more_often_than_the_tries_exits_1_naming_i
     );
     assert_eq!(requests.load(Ordering::SeqCst), 3, "three tries, no more");
     assert!(run.stdout.is_empty(), "no plan: {}", run.stdout);
+    assert!(!run.all_output().contains(TOKEN));
 }
 
 #[test]
