@@ -128,14 +128,34 @@ pub struct EntityJob {
 
 /// Reads and checks a config file.
 pub fn load(path: &Path) -> CliResult<JobConfig> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| usage(anyhow::anyhow!("--config {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        usage(anyhow::anyhow!(
+            "--config {}: not UTF-8 text: byte {at} (line {line}, column {column}) is 0x{:02x}",
+            path.display(),
+            e.as_bytes()[at]
+        ))
+    })?;
     parse(&text, &|name| std::env::var(name).ok())
         .map_err(|e| usage(anyhow::anyhow!("--config {}: {e}", path.display())))
 }
 
 /// Parses config text, interpolating `${NAME}` with `env`.
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<JobConfig, String> {
+    // Checked as written first: an error then has the line, the column and the line itself (so
+    // the key), and shows `${NAME}`, never a value put in its place. Expanding keeps every
+    // value's type, so what passes here deserializes below.
+    toml::from_str::<JobConfig>(text).map_err(|e| e.to_string())?;
     let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
     interpolate(&mut value, "", env)?;
     JobConfig::deserialize(value).map_err(|e| e.to_string())

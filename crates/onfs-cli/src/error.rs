@@ -66,6 +66,23 @@ pub fn file_flag(flag: &'static str) -> impl Fn(onfs_file::FileError) -> CliErro
     }
 }
 
+/// A write into the folder given with `flag` failed (a full disk, a quota): the flag and the
+/// folder named, what became of the messages, and what to do.
+pub fn write_failed<'a>(
+    flag: &'static str,
+    dir: &'a std::path::Path,
+    left: &'static str,
+) -> impl Fn(onfs_file::FileError) -> CliError + 'a {
+    use onfs_file::FileError::*;
+    move |e| match &e {
+        Io { .. } | ParquetWrite { .. } => failed(anyhow::anyhow!(
+            "{flag} {}: {e}\n{left}; free space there or choose another folder, then run again",
+            dir.display()
+        )),
+        _ => e.into(),
+    }
+}
+
 impl From<onfs_core::MetadataError> for CliError {
     fn from(e: onfs_core::MetadataError) -> Self {
         use onfs_core::MetadataError::*;

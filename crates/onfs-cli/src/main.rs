@@ -3,6 +3,8 @@
 mod args;
 mod cmd;
 mod config;
+#[cfg(test)]
+mod config_fuzz;
 mod deliver;
 mod error;
 mod logging;

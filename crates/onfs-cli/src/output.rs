@@ -11,16 +11,26 @@ use onfs_state::Acked;
 
 use crate::args::{FileOutArgs, KafkaArgs, KeyMode, OutFormatArg, SpoolArgs};
 use crate::deliver;
-use crate::error::{file_flag, usage, CliResult};
+use crate::error::{file_flag, usage, write_failed, CliResult};
 
 struct Spool {
     // A temporary spool is removed (with its files) when dropped; a resumable one (in a job's
     // resume area) is left for the state to clear once the pass is committed.
     _dir: Option<tempfile::TempDir>,
+    /// Where the spool is, for errors: `--spool-dir` (or the system temp folder) and the folder,
+    /// or `--state` and the job's resume area.
+    flag: &'static str,
+    root: PathBuf,
     path: PathBuf,
     /// `None` once the spool is complete (sealed).
     sink: Option<DirSink>,
 }
+
+/// What a failed `--out` leaves: nothing (the sink removes its files).
+const OUT_LEFT: &str = "no message file of this run was left there";
+/// What a failed spool leaves: the pass was not sent (its spool is removed).
+const SPOOL_LEFT: &str =
+    "the messages of this pass were spooled there before sending, and none of them was sent";
 
 enum Target {
     Files(DirSink),
@@ -154,8 +164,8 @@ impl Output {
             ..
         } = &mut self.target
         {
-            let (dir, path) = match resumable {
-                Some(path) => (None, path.to_path_buf()),
+            let (dir, path, flag, at) = match resumable {
+                Some(path) => (None, path.to_path_buf(), "spool", path.to_path_buf()),
                 None => {
                     let dir = tempfile::Builder::new()
                         .prefix("onfs-spool-")
@@ -164,12 +174,15 @@ impl Output {
                             usage(anyhow::anyhow!("--spool-dir {}: {e}", root.display()))
                         })?;
                     let path = dir.path().join("messages");
-                    (Some(dir), path)
+                    (Some(dir), path, "--spool-dir", root.clone())
                 }
             };
-            let sink = DirSink::create(&path, OutFormat::Frames, false)?;
+            let sink = DirSink::create(&path, OutFormat::Frames, false)
+                .map_err(write_failed(flag, &at, SPOOL_LEFT))?;
             *spool = Some(Spool {
                 _dir: dir,
+                flag,
+                root: at,
                 path,
                 sink: Some(sink),
             });
@@ -183,13 +196,23 @@ impl Output {
         self.rows += m.rows as u64;
         let framed = m.into();
         match &mut self.target {
-            Target::Files(sink) => sink.write(&framed)?,
+            Target::Files(sink) => sink.write(&framed).map_err(write_failed(
+                "--out",
+                self.out_dir.as_deref().unwrap_or(Path::new("")),
+                OUT_LEFT,
+            ))?,
             Target::Kafka {
-                spool: Some(Spool {
-                    sink: Some(sink), ..
-                }),
+                spool:
+                    Some(Spool {
+                        sink: Some(sink),
+                        flag,
+                        root,
+                        ..
+                    }),
                 ..
-            } => sink.write(&framed)?,
+            } => sink
+                .write(&framed)
+                .map_err(write_failed(flag, root, SPOOL_LEFT))?,
             Target::Kafka { deliverer, .. } => deliver::offer(deliverer, &framed, None)?,
             Target::Discard => {}
         }
@@ -200,7 +223,8 @@ impl Output {
     pub fn seal_pass(&mut self, info: RunInfo) -> CliResult<()> {
         if let Target::Kafka { spool: Some(s), .. } = &mut self.target {
             if let Some(sink) = s.sink.take() {
-                sink.finish(info)?;
+                sink.finish(info)
+                    .map_err(write_failed(s.flag, &s.root, SPOOL_LEFT))?;
             }
         }
         Ok(())
@@ -260,7 +284,11 @@ impl Output {
     pub fn finish(self, info: RunInfo) -> CliResult<OutputSummary> {
         match self.target {
             Target::Files(sink) => Ok(OutputSummary {
-                manifest: Some(sink.finish(info)?),
+                manifest: Some(sink.finish(info).map_err(write_failed(
+                    "--out",
+                    self.out_dir.as_deref().unwrap_or(Path::new("")),
+                    OUT_LEFT,
+                ))?),
                 delivery: None,
             }),
             Target::Kafka { deliverer, .. } => Ok(OutputSummary {

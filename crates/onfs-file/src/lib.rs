@@ -27,6 +27,12 @@ pub enum FileError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    #[error("{path}: writing Parquet failed: {source}")]
+    ParquetWrite {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
     #[error(transparent)]
     Frame(#[from] frame::FrameError),
     #[error("{path}: the folder holds no Parquet data file")]
@@ -51,6 +57,13 @@ impl FileError {
 
     pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> FileError {
         FileError::Parquet {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn parquet_write(path: &Path, source: parquet::errors::ParquetError) -> FileError {
+        FileError::ParquetWrite {
             path: path.display().to_string(),
             source,
         }

@@ -114,7 +114,7 @@ impl DirSink {
             OutFormat::Parquet => Writer::Parquet {
                 writer: Box::new(
                     ArrowWriter::try_new(file, message_schema(), None)
-                        .map_err(|e| FileError::parquet(&tmp, e))?,
+                        .map_err(|e| FileError::parquet_write(&tmp, e))?,
                 ),
                 values: Vec::new(),
                 ids: Vec::new(),
@@ -147,7 +147,7 @@ impl DirSink {
                 ids.push(m.intra_batch_id);
                 if values.len() >= PARQUET_ROWS_PER_BATCH {
                     flush_parquet(writer, values, ids)
-                        .map_err(|e| FileError::parquet(&self.tmp, e))?;
+                        .map_err(|e| FileError::parquet_write(&self.tmp, e))?;
                 }
             }
         }
@@ -172,10 +172,10 @@ impl DirSink {
                 mut ids,
             } => {
                 flush_parquet(&mut writer, &mut values, &mut ids)
-                    .map_err(|e| FileError::parquet(&self.tmp, e))?;
+                    .map_err(|e| FileError::parquet_write(&self.tmp, e))?;
                 writer
                     .close()
-                    .map_err(|e| FileError::parquet(&self.tmp, e))?;
+                    .map_err(|e| FileError::parquet_write(&self.tmp, e))?;
             }
         }
         let target = self.dir.join(&self.final_name);
@@ -195,9 +195,22 @@ impl DirSink {
             batch_size: info.batch_size,
             created_by: concat!("onfs-push ", env!("CARGO_PKG_VERSION")).into(),
         };
+        // The manifest makes the folder a complete run: staged, synced and renamed into place;
+        // when that fails (a full disk), the message file goes too, so no folder holds messages
+        // without their manifest or with a cut one.
         let path = self.dir.join(MANIFEST);
+        let staged = self
+            .dir
+            .join(format!(".{MANIFEST}.{}.tmp", std::process::id()));
         let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
-        fs::write(&path, text + "\n").map_err(|e| FileError::io(&path, e))?;
+        let written = fs::write(&staged, text + "\n")
+            .and_then(|()| File::open(&staged)?.sync_all())
+            .and_then(|()| fs::rename(&staged, &path));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&staged);
+            let _ = fs::remove_file(&target);
+            return Err(FileError::io(&path, e));
+        }
         self.finished = true;
         Ok(manifest)
     }

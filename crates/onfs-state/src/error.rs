@@ -32,9 +32,14 @@ impl StateError {
         matches!(self, StateError::Location { .. })
     }
 
-    pub(crate) fn store(path: &object_store::path::Path, source: object_store::Error) -> Self {
+    /// An error of the store at `path`, named as the user gave the location.
+    pub(crate) fn store(
+        location: &crate::StateLocation,
+        path: &object_store::path::Path,
+        source: object_store::Error,
+    ) -> Self {
         StateError::Store {
-            path: path.to_string(),
+            path: location.shown(path),
             source,
         }
     }

@@ -125,7 +125,7 @@ impl JobState {
                                 .store
                                 .delete(&path)
                                 .await
-                                .map_err(|e| StateError::store(&path, e))?;
+                                .map_err(|e| StateError::store(&self.location, &path, e))?;
                         }
                         Some(h) => {
                             return Err(StateError::Locked {
@@ -141,7 +141,7 @@ impl JobState {
                         None => continue, // released meanwhile
                     }
                 }
-                Err(e) => return Err(StateError::store(&path, e)),
+                Err(e) => return Err(StateError::store(&self.location, &path, e)),
             }
         }
         Err(StateError::Locked {
@@ -187,10 +187,10 @@ impl JobState {
             .store
             .get(&path)
             .await
-            .map_err(|e| StateError::store(&path, e))?
+            .map_err(|e| StateError::store(&self.location, &path, e))?
             .bytes()
             .await
-            .map_err(|e| StateError::store(&path, e))?;
+            .map_err(|e| StateError::store(&self.location, &path, e))?;
         Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
             path: path.to_string(),
             problem,
@@ -217,7 +217,15 @@ impl JobState {
         run: RunRecord,
         passes: Vec<Vec<(String, Option<String>)>>,
     ) -> Result<Head, StateError> {
-        self.write(ledger, &passes, Some(run)).await?;
+        if let Err(e) = self.write(ledger, &passes, Some(run)).await {
+            // The head is replaced in one put, so the location holds the previous commit (or
+            // the last checkpoint) as it was: the lock goes back, or the job would stay locked
+            // by a run that has ended.
+            if let Err(r) = self.release().await {
+                tracing::warn!("{r}");
+            }
+            return Err(e);
+        }
         let head = self.head.clone();
         self.release().await?;
         Ok(head)
@@ -243,7 +251,7 @@ impl JobState {
                 .store
                 .put(&path, PutPayload::from(bytes))
                 .await
-                .map_err(|e| StateError::store(&path, e))?;
+                .map_err(|e| StateError::store(&self.location, &path, e))?;
             self.head.ledger = Some(name);
             self.head.keys = ledger.len() as u64;
             self.head.hash_scheme = HASH_SCHEME.into();
@@ -269,7 +277,7 @@ impl JobState {
             .store
             .put(&path, PutPayload::from(body))
             .await
-            .map_err(|e| StateError::store(&path, e))?;
+            .map_err(|e| StateError::store(&self.location, &path, e))?;
         if previous != self.head.ledger {
             self.remove_other_ledgers().await;
         }
@@ -301,7 +309,7 @@ impl JobState {
         let path = self.path(LOCK);
         match self.location.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(StateError::store(&path, e)),
+            Err(e) => Err(StateError::store(&self.location, &path, e)),
         }
     }
 }

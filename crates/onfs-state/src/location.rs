@@ -57,6 +57,22 @@ impl StateLocation {
         })
     }
 
+    /// `path` as the user would write it: the location as given, then the path inside it.
+    pub(crate) fn shown(&self, path: &Path) -> String {
+        let base = self.url.trim_end_matches('/');
+        match path.prefix_match(&self.root) {
+            Some(parts) => {
+                let rest: Vec<String> = parts.map(|p| p.as_ref().to_string()).collect();
+                if rest.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}/{}", rest.join("/"))
+                }
+            }
+            None => path.to_string(),
+        }
+    }
+
     /// As given.
     pub fn url(&self) -> &str {
         &self.url

@@ -39,7 +39,7 @@ impl StateLocation {
             .store
             .list_with_delimiter(Some(&self.root))
             .await
-            .map_err(|e| StateError::store(&self.root, e))?;
+            .map_err(|e| StateError::store(self, &self.root, e))?;
         let mut jobs = Vec::new();
         for prefix in listing.common_prefixes {
             let Some(folder) = prefix.filename().map(str::to_string) else {
@@ -87,7 +87,10 @@ impl StateLocation {
     ) -> Result<Option<T>, StateError> {
         match self.store.get(path).await {
             Ok(r) => {
-                let bytes = r.bytes().await.map_err(|e| StateError::store(path, e))?;
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(|e| StateError::store(self, path, e))?;
                 serde_json::from_slice(&bytes)
                     .map(Some)
                     .map_err(|e| StateError::Corrupt {
@@ -96,7 +99,7 @@ impl StateLocation {
                     })
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(StateError::store(path, e)),
+            Err(e) => Err(StateError::store(self, path, e)),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod support;
 
 mod encode;
+mod faults;
 mod metadata;
 mod plan;
 mod run;

@@ -45,7 +45,7 @@ pub(crate) fn services() -> &'static HashMap<String, String> {
     })
 }
 
-fn env(key: &str) -> String {
+pub(crate) fn env(key: &str) -> String {
     services()[key].clone()
 }
 
@@ -55,7 +55,7 @@ fn unique(prefix: &str) -> String {
 }
 
 #[derive(Clone, Copy)]
-enum Store {
+pub(crate) enum Store {
     S3,
     Azure,
     Gcs,
@@ -113,7 +113,7 @@ fn storage(store: Store) -> StorageOptions {
 }
 
 /// The secret the emulator accepts (moto: any; Azurite: its account key).
-fn real_secret(store: Store) -> String {
+pub(crate) fn real_secret(store: Store) -> String {
     match store {
         Store::S3 => "test-secret-0000".into(),
         Store::Azure => env("ONFS_AZURE_KEY"),
@@ -129,7 +129,7 @@ fn option_args(store: Store, secret: &str) -> Vec<String> {
 }
 
 /// Copies the local folder `dir` to `url` (a folder URL ending in `/`).
-fn upload(store: Store, dir: &Path, url: &str) {
+pub(crate) fn upload(store: Store, dir: &Path, url: &str) {
     let url = url::Url::parse(url).unwrap();
     let base = url.path().trim_matches('/').to_string();
     let mut files = Vec::new();
@@ -182,7 +182,7 @@ fn upload(store: Store, dir: &Path, url: &str) {
 }
 
 /// Container/bucket URL roots of each store, for `scheme`.
-fn root(store: Store, scheme: &str) -> String {
+pub(crate) fn root(store: Store, scheme: &str) -> String {
     let bucket = env("ONFS_TEST_BUCKET");
     match (store, scheme) {
         (Store::Azure, "abfss") => format!(

@@ -132,6 +132,10 @@ pub struct Broker {
     pub sasl_ssl: String,
     /// SSL whose certificate names another host.
     pub other_name: String,
+    /// PLAINTEXT, advertised as `proxied`: where a fault proxy listening on `proxied` forwards.
+    pub proxied_listener: String,
+    /// The port the broker advertises for `proxied_listener` (a test's fault proxy listens there).
+    pub proxied: String,
     /// The private CA and the client stores.
     pub tls_dir: PathBuf,
     pub tls_password: String,
@@ -160,6 +164,8 @@ pub fn broker() -> &'static Broker {
             mtls: get("ONFS_KAFKA_MTLS_BOOTSTRAP"),
             sasl_ssl: get("ONFS_KAFKA_SASL_SSL_BOOTSTRAP"),
             other_name: get("ONFS_KAFKA_OTHER_NAME_BOOTSTRAP"),
+            proxied_listener: get("ONFS_KAFKA_PROXIED_LISTENER"),
+            proxied: get("ONFS_KAFKA_PROXIED_BOOTSTRAP"),
             tls_dir: PathBuf::from(get("ONFS_KAFKA_TLS_DIR")),
             tls_password: get("ONFS_KAFKA_TLS_PASSWORD"),
             tls_key_password: get("ONFS_KAFKA_TLS_KEY_PASSWORD"),

@@ -27,6 +27,21 @@ pub fn state_error(e: StateError) -> CliError {
     }
 }
 
+/// A commit that failed after everything was delivered: what holds and what to do.
+fn not_recorded(e: StateError, location: &str, resumable: bool) -> CliError {
+    let next = if resumable {
+        "the next run resumes the pass from the job's resume area, sending only what was not \
+         acknowledged, and records it"
+    } else {
+        "the next run sends these rows again"
+    };
+    failed(anyhow::anyhow!(
+        "{e}\nevery message was delivered (or written to --out), but the state at {location} \
+         does not record this run (its lock was given back): {next}; free space there (or fix \
+         its access), then run again"
+    ))
+}
+
 /// Each source of a pass with its partition: what the ledger records as pushed.
 pub fn partitions(sources: &[SourceRead]) -> Vec<(String, Option<String>)> {
     sources
@@ -435,7 +450,7 @@ impl<'a> Ledgers<'a> {
                     })
                 }
                 Err(e) => {
-                    first_error.get_or_insert(state_error(e));
+                    first_error.get_or_insert(not_recorded(e, &report.location, h.area.is_some()));
                 }
             }
         }

@@ -106,13 +106,11 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
         }
         return Ok(None);
     };
-    let refresh_after = match args
-        .state
-        .refresh_after
-        .as_ref()
-        .or(cfg.state.refresh_after.as_ref())
-    {
-        Some(t) => parse_duration(t).map_err(|e| usage(anyhow::anyhow!("--refresh-after: {e}")))?,
+    let refresh_after = match flag_or_key(
+        ("--refresh-after", &args.state.refresh_after),
+        ("state.refresh_after =", &cfg.state.refresh_after),
+    ) {
+        Some((name, t)) => parse_duration(t).map_err(|e| usage(anyhow::anyhow!("{name} {e}")))?,
         None => Some(std::time::Duration::from_secs(7 * 86_400)),
     };
     Ok(Some(StateSettings {
@@ -168,6 +166,18 @@ fn apply_columns(cols: &mut PartitionColumns, s: &PartitionColumnsSection) {
     }
 }
 
+/// The flag's value when given, else the job file's: with the name to show in an error (the
+/// flag, or the file's key).
+fn flag_or_key<'a>(
+    flag: (&'static str, &'a Option<String>),
+    key: (&'static str, &'a Option<String>),
+) -> Option<(&'static str, &'a str)> {
+    flag.1
+        .as_deref()
+        .map(|v| (flag.0, v))
+        .or(key.1.as_deref().map(|v| (key.0, v)))
+}
+
 fn enum_value<T: clap::ValueEnum>(key: &str, text: &str) -> CliResult<T> {
     T::from_str(text, true).map_err(|_| {
         let accepted: Vec<String> = T::value_variants()
@@ -194,14 +204,13 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
     for t in &args.tables {
         catalog.add_arg(t)?;
     }
-    if let Some(uri) = args
-        .hive_metastore
-        .as_ref()
-        .or(cfg.source.hive_metastore.as_ref())
-    {
+    if let Some((name, uri)) = flag_or_key(
+        ("--hive-metastore", &args.hive_metastore),
+        ("source.hive_metastore =", &cfg.source.hive_metastore),
+    ) {
         if !uri.starts_with("thrift://") {
             return Err(usage(anyhow::anyhow!(
-                "--hive-metastore {uri:?}: expected thrift://HOST:PORT"
+                "{name} {uri:?}: expected thrift://HOST:PORT"
             )));
         }
         catalog.set_hive_metastore(uri);
@@ -221,12 +230,15 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
 
     let selection = if let Some(v) = args.partition.clone().or(cfg.source.partition.clone()) {
         PartitionSelection::Value(v)
-    } else if let Some(r) = args
-        .partition_range
-        .clone()
-        .or(cfg.source.partition_range.clone())
-    {
-        PartitionSelection::parse_range(&r)?
+    } else if let Some((name, r)) = flag_or_key(
+        ("--partition-range", &args.partition_range),
+        ("source.partition_range =", &cfg.source.partition_range),
+    ) {
+        PartitionSelection::parse_range(r).map_err(|_| {
+            usage(anyhow::anyhow!(
+                "{name} {r:?}: expected FROM..TO (the first and last partition values)"
+            ))
+        })?
     } else if args.all_partitions || cfg.source.all_partitions.unwrap_or(false) {
         PartitionSelection::All
     } else {
@@ -242,13 +254,12 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         DuplicateKeyArg::Warn => OnDuplicateKey::Warn,
         DuplicateKeyArg::KeepAny => OnDuplicateKey::KeepAny,
     };
-    let memory_limit = match args
-        .memory_limit
-        .as_ref()
-        .or(cfg.source.memory_limit.as_ref())
-    {
-        Some(t) => {
-            config::parse_bytes(t).map_err(|e| usage(anyhow::anyhow!("--memory-limit: {e}")))?
+    let memory_limit = match flag_or_key(
+        ("--memory-limit", &args.memory_limit),
+        ("source.memory_limit =", &cfg.source.memory_limit),
+    ) {
+        Some((name, t)) => {
+            config::parse_bytes(t).map_err(|e| usage(anyhow::anyhow!("{name} {e}")))?
         }
         None => EngineOptions::default_memory_limit(),
     };
