@@ -37,6 +37,7 @@ for i in range(runs):
     for name, extra in ways.items():
         out = f"{work}/out-{len(extra)}"
         shutil.rmtree(out, ignore_errors=True)
+        os.sync()  # no run pays for the writes of the one before
         # A fresh interpreter per run, so ru_maxrss is this run's child only.
         code = ("import resource,subprocess,sys;"
                 "r=subprocess.run(sys.argv[1:]).returncode;"

@@ -7,6 +7,7 @@ pub mod input;
 pub mod messages;
 pub mod ranges;
 pub mod sink;
+mod syncer;
 
 use std::path::Path;
 
