@@ -356,6 +356,11 @@ pub struct EncodeArgs {
     #[command(flatten)]
     pub encode: EncodeOptions,
 
+    /// Threads decoding and encoding the input, each a range of its rows (default: every
+    /// core). The messages and their order are the same for any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+
     #[command(flatten)]
     pub file_out: FileOutArgs,
 

@@ -1,16 +1,21 @@
 //! Files for onfs-push: Parquet input for `encode`, and message folders (`--out`, `send`,
 //! `inspect`, `--failed-out`).
 
+pub mod encode;
 pub mod frame;
 pub mod input;
 pub mod messages;
+pub mod ranges;
 pub mod sink;
+mod syncer;
 
 use std::path::Path;
 
+pub use encode::{encode_input, Threads};
 pub use frame::{Framed, RecordReader};
 pub use input::ParquetInput;
 pub use messages::read_messages;
+pub use ranges::InputRows;
 pub use sink::{DirSink, Manifest, OutFormat, RunInfo};
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{write_record, Framed, MAGIC};
+use crate::syncer::{Syncer, SYNC_EVERY};
 use crate::FileError;
 
 /// What `--out` writes.
@@ -52,7 +53,7 @@ pub struct RunInfo {
 }
 
 enum Writer {
-    Frames(BufWriter<File>),
+    Frames(BufWriter<File>, Syncer),
     Parquet {
         writer: Box<ArrowWriter<File>>,
         values: Vec<Vec<u8>>,
@@ -107,9 +108,11 @@ impl DirSink {
         let file = File::create(&tmp).map_err(|e| FileError::io(&tmp, e))?;
         let writer = match format {
             OutFormat::Frames => {
+                let syncer =
+                    Syncer::start(&file, SYNC_EVERY).map_err(|e| FileError::io(&tmp, e))?;
                 let mut w = BufWriter::with_capacity(1 << 20, file);
                 w.write_all(MAGIC).map_err(|e| FileError::io(&tmp, e))?;
-                Writer::Frames(w)
+                Writer::Frames(w, syncer)
             }
             OutFormat::Parquet => Writer::Parquet {
                 writer: Box::new(
@@ -135,8 +138,12 @@ impl DirSink {
 
     pub fn write(&mut self, m: &Framed) -> Result<(), FileError> {
         match self.writer.as_mut().expect("write after finish") {
-            Writer::Frames(w) => {
-                write_record(w, m).map_err(|e| FileError::io(&self.tmp, e))?;
+            Writer::Frames(w, syncer) => {
+                let n = write_record(w, m).map_err(|e| FileError::io(&self.tmp, e))?;
+                if syncer.wrote(n) {
+                    w.flush().map_err(|e| FileError::io(&self.tmp, e))?;
+                    syncer.sync();
+                }
             }
             Writer::Parquet {
                 writer,
@@ -160,8 +167,9 @@ impl DirSink {
     /// Completes the run: renames the file into place and writes the manifest last.
     pub fn finish(mut self, info: RunInfo) -> Result<Manifest, FileError> {
         match self.writer.take().expect("finish twice") {
-            Writer::Frames(mut w) => {
+            Writer::Frames(mut w, syncer) => {
                 w.flush().map_err(|e| FileError::io(&self.tmp, e))?;
+                syncer.finish().map_err(|e| FileError::io(&self.tmp, e))?;
                 w.get_ref()
                     .sync_all()
                     .map_err(|e| FileError::io(&self.tmp, e))?;

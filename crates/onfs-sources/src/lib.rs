@@ -3,6 +3,7 @@
 //! rename, full outer join on the entity key) as a stream of record batches.
 
 pub mod catalog;
+mod delta_open;
 pub mod hashing;
 pub mod hive;
 pub mod joined;

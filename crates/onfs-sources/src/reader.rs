@@ -81,18 +81,15 @@ impl Resolved {
     }
 
     async fn open_delta(&self) -> Result<deltalake::DeltaTable, SourceError> {
-        deltalake::open_table_with_storage_options(
-            self.url.clone(),
-            self.storage.for_delta(&self.url),
-        )
-        .await
-        .map_err(|e| {
-            self.err(format!(
-                "cannot open the Delta table at {}: {}",
-                self.url,
-                self.storage.scrub(&e.to_string())
-            ))
-        })
+        crate::delta_open::open_table(&self.url, &self.storage)
+            .await
+            .map_err(|e| {
+                self.err(format!(
+                    "cannot open the Delta table at {}: {}",
+                    self.url,
+                    self.storage.scrub(&e.to_string())
+                ))
+            })
     }
 
     /// A Delta table's rows from its log's statistics, without reading a file: all of them, or

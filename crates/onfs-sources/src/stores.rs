@@ -4,8 +4,8 @@
 //! key names, e.g. `aws_endpoint`, `aws_region`, `allow_http`, `azure_storage_use_emulator`,
 //! `google_service_account`), which win.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Once};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -110,21 +110,6 @@ impl StorageOptions {
             .filter(|(k, _)| SECRET.iter().any(|s| k.contains(s)))
             .map(|(_, v)| v.as_str())
             .filter(|v| v.len() >= 4)
-    }
-
-    /// The options for deltalake, which takes object_store's names too.
-    pub fn for_delta(&self, url: &Url) -> HashMap<String, String> {
-        let cloud = Cloud::of(url);
-        self.options
-            .iter()
-            .filter(|(k, _)| match cloud {
-                Some(Cloud::S3) => s3_key(k).is_some(),
-                Some(Cloud::Gcs) => gcs_key(k).is_some(),
-                Some(Cloud::Azure) => azure_key(k).is_some(),
-                None => false,
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
     }
 
     /// Removes every secret option's value from a text (errors may echo a request).
@@ -330,18 +315,11 @@ pub fn build_store(url: &Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectSto
     })
 }
 
-/// Registers the store of `url` in the session (once per scheme and bucket/container), and
-/// deltalake's handlers for the clouds.
+/// Registers the store of `url` in the session (once per scheme and bucket/container).
 pub fn register(ctx: &SessionContext, url: &Url, opts: &StorageOptions) -> Result<(), SourceError> {
-    static DELTA_HANDLERS: Once = Once::new();
     if url.scheme() == "file" {
         return Ok(());
     }
-    DELTA_HANDLERS.call_once(|| {
-        deltalake::aws::register_handlers(None);
-        deltalake::azure::register_handlers(None);
-        deltalake::gcp::register_handlers(None);
-    });
     check_credentials(url, opts)?;
     let store = build_store(url, opts)?;
     let base = Url::parse(&format!(
@@ -553,8 +531,6 @@ mod tests {
             o.scrub("http://127.0.0.1:9000/b"),
             "http://127.0.0.1:9000/b"
         );
-        let s3 = o.for_delta(&Url::parse("s3://b/t/").unwrap());
-        assert!(s3.contains_key("aws_endpoint") && !s3.contains_key("azure_storage_use_emulator"));
     }
 
     #[test]

@@ -2,16 +2,13 @@
 
 use std::time::Instant;
 
-use onfs_core::{Encoder, EncoderOptions, Plan};
-use onfs_file::{ParquetInput, RunInfo};
+use onfs_core::EncoderOptions;
+use onfs_file::{ParquetInput, RunInfo, Threads};
 
 use crate::args::{EncodeArgs, EncodeOptions};
 use crate::error::{file_flag, CliResult};
 use crate::metadata::load_plan;
 use crate::output::Output;
-
-/// Arrow rows per record batch read from Parquet.
-const READ_BATCH_ROWS: usize = 8192;
 
 pub fn encoder_options(o: &EncodeOptions) -> EncoderOptions {
     EncoderOptions {
@@ -41,7 +38,11 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     )?;
     let started = Instant::now();
     output.begin_pass(None)?;
-    let stats = match encode_input(&plan, &input, &opts, |m| output.write(m))
+    let threads = match args.threads {
+        Some(n) => Threads::new(n as usize),
+        None => Threads::all_cores(),
+    };
+    let stats = match onfs_file::encode_input(&input, &plan, &opts, &threads, |m| output.write(m))
         .and_then(|s| crate::store::check_lengths(&s).map(|()| s))
     {
         Ok(s) => s,
@@ -65,33 +66,6 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         eprintln!("wrote {}", dir.display());
     }
     Ok(())
-}
-
-/// Encodes every batch of `input`, handing each message to `emit` in order.
-pub fn encode_input(
-    plan: &Plan,
-    input: &ParquetInput,
-    opts: &EncoderOptions,
-    mut emit: impl FnMut(onfs_core::EncodedMessage) -> CliResult<()>,
-) -> CliResult<onfs_core::EncodeStats> {
-    let mut encoder = Encoder::try_new(plan, opts.clone())?;
-    let mut messages = Vec::new();
-    for batch in input.batches(READ_BATCH_ROWS) {
-        encoder.encode_into(&batch?, &mut messages)?;
-        for m in messages.drain(..) {
-            emit(m)?;
-        }
-    }
-    for m in encoder.finish() {
-        emit(m)?;
-    }
-    if encoder.stats().dropped_null_key_rows > 0 {
-        tracing::warn!(
-            rows = encoder.stats().dropped_null_key_rows,
-            "dropped rows whose entity key has a null"
-        );
-    }
-    Ok(encoder.stats().clone())
 }
 
 fn print_summary(stats: &onfs_core::EncodeStats, seconds: f64) {

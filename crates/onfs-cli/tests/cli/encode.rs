@@ -197,3 +197,73 @@ fn spark_style_input_folder() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     inspect_equals_reference("all-types", &out);
 }
+
+#[test]
+fn threads_write_the_messages_of_one_thread_byte_for_byte() {
+    // 30,000 realistic rows in row groups of 4,003 (not a multiple of the batch size): every
+    // thread count writes the same message files as one thread.
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("metadata.json");
+    std::fs::write(&meta, onfs_core::sample::realistic_metadata_json()).unwrap();
+    let input = tmp.path().join("input.parquet");
+    let batch = onfs_core::sample::realistic_batch(0, 30_000);
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(4_003))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&input).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let encode = |threads: &str| {
+        let out = tmp.path().join(format!("out-{threads}"));
+        let run = onfs(&[
+            "encode",
+            "--metadata-file",
+            p(&meta),
+            "--input",
+            p(&input),
+            "--batch-size",
+            "20",
+            "--threads",
+            threads,
+            "--out",
+            p(&out),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|f| f.file_name().unwrap() != "manifest.json")
+            .map(|f| {
+                let name = f.file_name().unwrap().to_string_lossy().to_string();
+                (name, std::fs::read(&f).unwrap())
+            })
+            .collect();
+        files.sort();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        (files, manifest)
+    };
+    let (one, one_manifest) = encode("1");
+    assert_eq!(one_manifest["rows"], 30_000);
+    assert_eq!(one_manifest["messages"], 1_500);
+    assert!(!one.is_empty());
+    for threads in ["2", "5"] {
+        let (many, manifest) = encode(threads);
+        assert_eq!(
+            many.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            one.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        for ((name, a), (_, b)) in many.iter().zip(&one) {
+            assert!(a == b, "{threads} threads: {name} differs");
+        }
+        for key in ["rows", "messages", "bytes"] {
+            assert_eq!(manifest[key], one_manifest[key], "{threads} threads: {key}");
+        }
+    }
+}

@@ -303,6 +303,12 @@ impl Encoder {
         &self.stats
     }
 
+    /// Whether no row waits for its message: the next row opens one.
+    pub fn is_idle(&self) -> bool {
+        self.rows_in_buf == 0
+            && (self.parked.iter().enumerate()).all(|(i, l)| i == self.lane || l.rows == 0)
+    }
+
     /// Every column the encoder reads, each once: entity columns, then each group's renamed
     /// columns (`Plan::input_columns`).
     pub fn input_columns(&self) -> &[String] {

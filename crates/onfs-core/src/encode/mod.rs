@@ -5,6 +5,7 @@ mod encoder;
 mod error;
 mod message_table;
 pub mod pyfmt;
+pub mod ranges;
 pub mod wire;
 
 pub use encoder::{EncodeStats, EncodedMessage, Encoder, EncoderOptions};
