@@ -278,7 +278,7 @@ pub fn build_store(url: &Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectSto
         ))
     };
     let base = url.as_str();
-    Ok(match Cloud::of(url) {
+    let store: Arc<dyn ObjectStore> = match Cloud::of(url) {
         Some(Cloud::S3) => {
             let mut b = AmazonS3Builder::from_env().with_url(base);
             for (k, v) in &opts.options {
@@ -312,7 +312,9 @@ pub fn build_store(url: &Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectSto
                 url.scheme()
             )))
         }
-    })
+    };
+    // A listing cut mid-answer is taken up again (object_store retries only failed requests).
+    Ok(Arc::new(crate::list_retry::ListRetry::new(store)))
 }
 
 /// Registers the store of `url` in the session (once per scheme and bucket/container).
