@@ -88,7 +88,8 @@ impl Setup {
             .sum()
     }
 
-    fn watch(&self, listen: &str) -> Watching {
+    /// `watch` over the job file, polling every second, `extra` added.
+    fn watch(&self, extra: &[&str]) -> Watching {
         Watching(Some(
             onfs_command()
                 .args([
@@ -97,9 +98,8 @@ impl Setup {
                     p(&self.path("job.toml")),
                     "--interval",
                     "1s",
-                    "--listen",
-                    listen,
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -248,7 +248,7 @@ fn watch_pushes_each_new_partition_once_and_prometheus_sees_it() {
     let listen = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{listen}");
     let prometheus = Prometheus::start(&listen);
-    let watch = s.watch(&listen);
+    let watch = s.watch(&["--listen", &listen]);
     wait_for("the first partitions", Duration::from_secs(60), || {
         s.rows_on_topic() == 16
     });
@@ -297,7 +297,7 @@ fn watch_pushes_each_new_partition_once_and_prometheus_sees_it() {
     );
     assert_eq!(terminate(watch, Duration::from_secs(20)), 0);
     // Started again: the ledger says both partitions were pushed; nothing is sent.
-    let watch = s.watch(&listen);
+    let watch = s.watch(&["--listen", &listen]);
     wait_for(
         "ready again",
         Duration::from_secs(30),
@@ -393,22 +393,7 @@ fn a_run_writes_its_metrics_for_the_textfile_collector() {
 fn sigterm_during_delivery_finishes_the_run_and_exits_0() {
     let s = Setup::new(&["users"]);
     s.day("users", "2026-11-01", 0, 400);
-    let watch = Watching(Some(
-        onfs_command()
-            .args([
-                "watch",
-                "--config",
-                p(&s.path("job.toml")),
-                "--interval",
-                "1s",
-                "--max-rate",
-                "200",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
+    let watch = s.watch(&["--max-rate", "200"]);
     wait_for("the delivery to begin", Duration::from_secs(30), || {
         s.rows_on_topic() > 0
     });
@@ -443,26 +428,14 @@ fn a_job_failing_on_a_down_broker_is_retried_until_it_pushes() {
     };
     s.day("users", "2026-11-01", 0, 10);
     let listen = format!("127.0.0.1:{}", free_port());
-    let watch = Watching(Some(
-        onfs_command()
-            .args([
-                "watch",
-                "--config",
-                p(&s.path("job.toml")),
-                "--interval",
-                "1s",
-                "--max-backoff",
-                "2s",
-                "--kafka-connect-timeout",
-                "2",
-                "--listen",
-                &listen,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
+    let watch = s.watch(&[
+        "--max-backoff",
+        "2s",
+        "--kafka-connect-timeout",
+        "2",
+        "--listen",
+        &listen,
+    ]);
     wait_for("the first partition", Duration::from_secs(60), || {
         rows() == 10
     });
