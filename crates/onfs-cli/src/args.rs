@@ -416,6 +416,12 @@ pub struct StateArgs {
     /// Push partitions the ledger says were pushed already.
     #[arg(long)]
     pub force: bool,
+
+    /// Push a partition the ledger says was pushed again when its files changed since (a
+    /// rewritten `_SUCCESS` folder, a Delta version adding to or replacing its files). Without
+    /// it such a partition is skipped with a warning.
+    #[arg(long)]
+    pub repush_on_change: bool,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,7 @@ pub struct StateSection {
     pub location: Option<String>,
     pub changed_only: Option<bool>,
     pub refresh_after: Option<String>,
+    pub repush_on_change: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

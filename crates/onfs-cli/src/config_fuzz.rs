@@ -177,6 +177,7 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
     ("state", "location", Kind::Text, r#""/tmp/state""#),
     ("state", "changed_only", Kind::Bool, "true"),
     ("state", "refresh_after", Kind::Domain, r#""7d""#),
+    ("state", "repush_on_change", Kind::Bool, "true"),
     ("jobs", "name", Kind::Text, r#""j""#),
     ("jobs", "job_id", Kind::Text, r#""j1""#),
     ("jobs", "job_token", Kind::Text, r#""t0ken""#),

@@ -53,6 +53,10 @@ pub struct SourceRead {
     pub partition_column: Option<String>,
     /// The partition read (`None`: every row).
     pub partition: Option<String>,
+    /// A fingerprint of the files holding the partition when it was read: another one later
+    /// means the partition was rewritten or added to (`None`: they could not be listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Rows read from the partition (filled by [`JoinedSources::count_sources`]).
     pub rows: Option<u64>,
 }
@@ -186,8 +190,8 @@ impl JoinedSources {
             column: column.clone(),
             detail,
         };
-        let (df, partition) = match &opts.selection {
-            PartitionSelection::All => (r.read(ctx, None).await?, None),
+        let (df, partition, folder) = match &opts.selection {
+            PartitionSelection::All => (r.read(ctx, None).await?, None, None),
             PartitionSelection::Range(..) => {
                 return Err(SourceError::Usage(
                     "a partition range is read one value at a time".into(),
@@ -210,12 +214,17 @@ impl JoinedSources {
                             _ => String::new(),
                         })
                     })?;
-                    let folder = &folders
+                    let folder = folders
                         .iter()
                         .find(|(v, _)| *v == chosen)
                         .expect("chosen among them")
-                        .1;
-                    (r.read(ctx, Some(folder)).await?, Some(chosen))
+                        .1
+                        .clone();
+                    (
+                        r.read(ctx, Some(&folder)).await?,
+                        Some(chosen),
+                        Some(folder),
+                    )
                 } else {
                     let df = r.read(ctx, None).await?;
                     if !has_column(&df, &column) {
@@ -242,7 +251,7 @@ impl JoinedSources {
                             .pop()
                             .ok_or_else(|| no_partition(": the source has no rows".into()))?,
                     };
-                    (filter_value(df, &column, &value)?, Some(value))
+                    (filter_value(df, &column, &value)?, Some(value), None)
                 }
             }
         };
@@ -273,6 +282,20 @@ impl JoinedSources {
             exprs.push(ident(c).alias(renamed));
         }
         let df = df.select(exprs)?;
+        let version = match r
+            .version(
+                ctx,
+                folder.as_deref(),
+                partition.as_deref().map(|v| (column.as_str(), v)),
+            )
+            .await
+        {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!(source = %r.name, "no fingerprint of its files: {e}");
+                None
+            }
+        };
         let read = SourceRead {
             source: r.name.clone(),
             kind: m.kind.name().to_string(),
@@ -283,6 +306,7 @@ impl JoinedSources {
             location: r.url.to_string(),
             partition_column: partition.as_ref().map(|_| column.clone()),
             partition,
+            version,
             rows: None,
         };
         Ok((df, read))

@@ -13,6 +13,7 @@ pub mod partition;
 mod reader;
 pub mod stores;
 pub mod table;
+mod version;
 
 pub use catalog::{BuiltInCatalog, Catalog};
 pub use hive::HiveCatalog;

@@ -121,6 +121,72 @@ impl Resolved {
         Some(rows)
     }
 
+    /// A fingerprint of the files that hold the partition read (see [`crate::version`]): those
+    /// under `folder` (a Parquet partition folder), else those of the whole source; for Delta,
+    /// those of the current version whose partition `column` is `value` when it is a partition
+    /// column.
+    pub async fn version(
+        &self,
+        ctx: &SessionContext,
+        folder: Option<&str>,
+        partition: Option<(&str, &str)>,
+    ) -> Result<String, SourceError> {
+        use futures::TryStreamExt;
+        match self.format {
+            TableFormat::Parquet => {
+                let store = self.store(ctx)?;
+                let mut base = self.store_path();
+                if let Some(f) = folder {
+                    base = base.clone().join(f);
+                }
+                let objects: Vec<object_store::ObjectMeta> =
+                    store.list(Some(&base)).try_collect().await.map_err(|e| {
+                        self.err(format!(
+                            "cannot list {}",
+                            stores::explain(&self.url, &e, &self.storage)
+                        ))
+                    })?;
+                let lines = objects
+                    .iter()
+                    .map(|o| {
+                        let tag = o
+                            .e_tag
+                            .clone()
+                            .unwrap_or_else(|| o.last_modified.to_rfc3339());
+                        format!("{}\t{}\t{tag}", o.location, o.size)
+                    })
+                    .collect();
+                Ok(crate::version::fingerprint("files", lines))
+            }
+            TableFormat::Delta => {
+                let table = self.open_delta().await?;
+                let state = table.snapshot().map_err(|e| self.err(e.to_string()))?;
+                let by_value = partition.filter(|(column, _)| {
+                    state
+                        .metadata()
+                        .partition_columns()
+                        .iter()
+                        .any(|c| c == column)
+                });
+                let mut lines = Vec::new();
+                for file in state.log_data().iter() {
+                    if let Some((column, value)) = by_value {
+                        let values = file.partition_values_map();
+                        if values.get(column).cloned().flatten().as_deref() != Some(value) {
+                            continue;
+                        }
+                    }
+                    let dv = file
+                        .deletion_vector_descriptor()
+                        .map(|d| format!("{}{:?}", d.path_or_inline_dv, d.offset))
+                        .unwrap_or_default();
+                    lines.push(format!("{}\t{}\t{dv}", file.path(), file.size()));
+                }
+                Ok(crate::version::fingerprint("delta", lines))
+            }
+        }
+    }
+
     /// Whether a Delta table is read through its log here rather than by deltalake: when the
     /// only reader features deltalake lacks are type widening's. A table needing any other
     /// reader feature deltalake cannot read is refused by name, with the table property that

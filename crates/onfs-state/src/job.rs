@@ -3,7 +3,7 @@
 
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::head::{Head, PushedPass, RunRecord};
+use crate::head::{Head, PassSources, RunRecord};
 use crate::ledger::{Ledger, HASH_SCHEME};
 use crate::lock::LockInfo;
 use crate::{StateError, StateLocation};
@@ -203,7 +203,7 @@ impl JobState {
     pub async fn checkpoint(
         &mut self,
         ledger: Option<&Ledger>,
-        passes: &[Vec<(String, Option<String>)>],
+        passes: &[PassSources],
     ) -> Result<(), StateError> {
         self.write(ledger, passes, None).await
     }
@@ -215,7 +215,7 @@ impl JobState {
         mut self,
         ledger: Option<&Ledger>,
         run: RunRecord,
-        passes: Vec<Vec<(String, Option<String>)>>,
+        passes: Vec<PassSources>,
     ) -> Result<Head, StateError> {
         if let Err(e) = self.write(ledger, &passes, Some(run)).await {
             // The head is replaced in one put, so the location holds the previous commit (or
@@ -234,7 +234,7 @@ impl JobState {
     async fn write(
         &mut self,
         ledger: Option<&Ledger>,
-        passes: &[Vec<(String, Option<String>)>],
+        passes: &[PassSources],
         run: Option<RunRecord>,
     ) -> Result<(), StateError> {
         let previous = self.head.ledger.clone();
@@ -257,13 +257,8 @@ impl JobState {
             self.head.hash_scheme = HASH_SCHEME.into();
             self.head.groups = self.groups.clone();
         }
-        for sources in passes {
-            if !self.head.pushed.iter().any(|p| &p.sources == sources) {
-                self.head.pushed.push(PushedPass {
-                    sources: sources.clone(),
-                    run: self.run.clone(),
-                });
-            }
+        for pass in passes {
+            self.head.record_pass(pass, &self.run);
         }
         if let Some(mut run) = run {
             run.id = self.run.clone();

@@ -22,7 +22,7 @@ mod resume;
 mod status;
 
 pub use error::StateError;
-pub use head::{Head, PushedPass, RunRecord};
+pub use head::{Head, PassSources, Pushed, PushedPass, RunRecord};
 pub use job::{job_key, JobState};
 pub use ledger::{Ledger, HASH_SCHEME};
 pub use location::StateLocation;

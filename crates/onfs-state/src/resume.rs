@@ -43,6 +43,9 @@ pub struct PendingPass {
     pub target: String,
     /// `(source, partition)` of each source read.
     pub sources: Vec<(String, Option<String>)>,
+    /// Per source, a fingerprint of its partition's files when read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<String, String>,
     pub rows: u64,
     pub messages: u64,
     pub bytes: u64,

@@ -249,6 +249,72 @@ fn a_partition_already_pushed_is_skipped_unless_forced() {
     assert_eq!(f.sent("out4").len(), 10);
 }
 
+/// A pushed partition rewritten (other files): skipped with a warning naming the source, pushed
+/// again with --repush-on-change, once; the head keeps one entry, with the new run and files.
+#[test]
+fn a_rewritten_partition_is_pushed_again_only_with_repush_on_change() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &[]).code, 0);
+    assert_eq!(f.sent("out1").len(), 10);
+    let first: Value = serde_json::from_slice(&f.head()).unwrap();
+    let version = first["pushed"][0]["versions"]["db.users"].clone();
+    assert!(
+        version.as_str().is_some_and(|v| v.starts_with("files:1:")),
+        "{first:#}"
+    );
+    // The partition rewritten with two more rows.
+    let mut more = base();
+    more.extend([(10, 100, "a"), (11, 110, "b")]);
+    f.day("2026-11-01", &more);
+    let run = f.run("out2", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(f.sent("out2").is_empty());
+    assert_eq!(
+        f.report("out2")["jobs"][0]["skipped"][0]["changed_since"],
+        serde_json::json!(["db.users"])
+    );
+    assert!(
+        run.stderr.contains("the files of db.users changed since")
+            && run.stderr.contains("--repush-on-change"),
+        "{}",
+        run.stderr
+    );
+    let run = f.run("out3", &["--repush-on-change"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(f.sent("out3").len(), 12);
+    let head: Value = serde_json::from_slice(&f.head()).unwrap();
+    assert_eq!(head["pushed"].as_array().unwrap().len(), 1, "{head:#}");
+    assert_ne!(head["pushed"][0]["versions"]["db.users"], version);
+    // The run that pushed it again (the last one; skipping runs are recorded too).
+    let runs = head["runs"].as_array().unwrap();
+    assert_eq!(head["pushed"][0]["run"], runs[runs.len() - 1]["id"]);
+    // The same files again: skipped, repush_on_change or not.
+    let run = f.run("out4", &["--repush-on-change"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(f.sent("out4").is_empty());
+    assert!(
+        run.stderr.contains("--force pushes again"),
+        "{}",
+        run.stderr
+    );
+    // repush_on_change needs a ledger.
+    let run = onfs(&[
+        "run",
+        "--metadata-file",
+        p(&f.path("metadata.json")),
+        "--repush-on-change",
+        "--out",
+        p(&f.path("out5")),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("it needs --state URL"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn a_failed_run_leaves_the_ledger_as_it_was() {
     let f = Fixture::new();

@@ -15,10 +15,64 @@ use crate::support::*;
 /// One table per job: `db.<name>` with an Int64 key and one Int64 feature, partitioned by
 /// process_date.
 fn metadata(name: &str) -> String {
+    metadata_of(name, "TABLE", &format!("db.{name}"))
+}
+
+/// Job `name`'s metadata: one source of storage provider `provider` at `source`, an Int64 key
+/// `<name>_id` and one Int64 feature `n`.
+fn metadata_of(name: &str, provider: &str, source: &str) -> String {
     format!(
-        r#"{{"keys": {{"{name}": ["{name}_id"]}}, "data": [{{"storage-provider": "TABLE", "base-path": [{{"source-base-path": "db.{name}", "data-paths": [
+        r#"{{"keys": {{"{name}": ["{name}_id"]}}, "data": [{{"storage-provider": "{provider}", "base-path": [{{"source-base-path": "{source}", "data-paths": [
     {{"entity-label": "{name}", "feature-group-label": "{name}_stats", "feature-label": "n", "source-data-column": "n", "default-value": "0", "data-type": "DataTypeInt64"}}]}}]}}]}}"#
     )
+}
+
+/// Rows of job `name`'s keys `first..first+rows` (`n = 7 * i`), with a `ts` column when given.
+fn job_rows(name: &str, first: i64, rows: i64, ts: Option<&str>) -> RecordBatch {
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + rows));
+    let n: ArrayRef = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i * 7)));
+    let mut columns = vec![(format!("{name}_id"), ids), ("n".to_string(), n)];
+    if let Some(ts) = ts {
+        let t: ArrayRef = Arc::new(arrow_array::StringArray::from_iter_values(
+            std::iter::repeat_n(ts, rows as usize),
+        ));
+        columns.push(("ts".to_string(), t));
+    }
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+fn write_parquet(path: &std::path::Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Appends `batch` to the Delta table at `dir` (created partitioned by `ts` on first write): a
+/// new version of the table.
+fn delta_append(dir: &std::path::Path, batch: RecordBatch) {
+    std::fs::create_dir_all(dir).unwrap();
+    let url = url::Url::from_directory_path(dir.canonicalize().unwrap()).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        deltalake::DeltaTable::try_from_url(url)
+            .await
+            .unwrap()
+            .write(vec![batch])
+            .with_partition_columns(["ts"])
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .unwrap();
+    });
+}
+
+/// Rows on `topic` per job, told apart by the entity label.
+fn rows_per_job(bootstrap: &str, topic: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in read_topic(bootstrap, topic) {
+        let q = decode(&r.value);
+        *out.entry(q.entity_label.clone()).or_default() += q.data.len();
+    }
+    out
 }
 
 struct Setup {
@@ -475,4 +529,180 @@ fn a_job_failing_on_a_down_broker_is_retried_until_it_pushes() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(rows(), 20, "each partition once");
     broker_script("stop", Some(broker_dir.path()));
+}
+
+/// Two jobs of two kinds: Parquet partition folders, complete once `_SUCCESS` is written, and a
+/// Delta table partitioned by `ts`. A new complete folder and a new Delta version are each
+/// pushed once, soon after they appear; a folder without `_SUCCESS` is not; a restart pushes
+/// nothing again; a Delta version adding rows to a pushed partition is pushed again only with
+/// --repush-on-change, once.
+#[test]
+fn a_new_success_folder_and_a_new_delta_version_are_each_pushed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bootstrap = broker().bootstrap.clone();
+    let topic = unique_topic("watch-kinds");
+    create_topic(&bootstrap, &topic, 1);
+    let visits = tmp.path().join("visits");
+    let scores = tmp.path().join("scores");
+    let folder = |day: &str, first: i64, rows: i64, complete: bool| {
+        let dir = visits.join(format!("ts={day}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_parquet(
+            &dir.join("part-0.parquet"),
+            &job_rows("visits", first, rows, None),
+        );
+        if complete {
+            std::fs::write(dir.join("_SUCCESS"), "").unwrap();
+        }
+    };
+    folder("2026-11-01", 0, 5, true);
+    delta_append(&scores, job_rows("scores", 100, 3, Some("2026-11-01")));
+    let mut cfg = format!(
+        "[encode]\nbatch_size = 4\n[kafka]\nbrokers = \"{bootstrap}\"\ntopic = \"{topic}\"\n\
+         [state]\nlocation = \"{}\"\n",
+        tmp.path().join("state").display()
+    );
+    for (name, provider, dir) in [
+        ("visits", "PARQUET_S3", &visits),
+        ("scores", "DELTA_S3", &scores),
+    ] {
+        let meta = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&meta, metadata_of(name, provider, p(dir))).unwrap();
+        cfg += &format!(
+            "[[jobs]]\nname = \"{name}\"\nmetadata_file = \"{}\"\n",
+            meta.display()
+        );
+    }
+    let config = tmp.path().join("job.toml");
+    std::fs::write(&config, &cfg).unwrap();
+    let interval = Duration::from_secs(2);
+    let watch = |extra: &[&str]| {
+        Watching(Some(
+            onfs_command()
+                .args(["watch", "--config", p(&config), "--interval", "2s"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ))
+    };
+    let rows = |job: &str| {
+        rows_per_job(&bootstrap, &topic)
+            .get(job)
+            .copied()
+            .unwrap_or(0)
+    };
+
+    let w = watch(&[]);
+    wait_for("the first partitions", Duration::from_secs(60), || {
+        rows("visits") == 5 && rows("scores") == 3
+    });
+    // A folder without _SUCCESS (incomplete) and a new Delta version with a new partition.
+    folder("2026-11-02", 0, 6, false);
+    let landed = Instant::now();
+    delta_append(&scores, job_rows("scores", 100, 4, Some("2026-11-02")));
+    wait_for("the new Delta version", Duration::from_secs(60), || {
+        rows("scores") == 7
+    });
+    // Noticed at the next look (an interval and its jitter), then pushed: a run here takes
+    // a few seconds.
+    assert!(
+        landed.elapsed() < 2 * interval + Duration::from_secs(10),
+        "pushed {:?} after it landed",
+        landed.elapsed()
+    );
+    std::thread::sleep(3 * interval);
+    assert_eq!(
+        rows("visits"),
+        5,
+        "a folder without _SUCCESS is not complete"
+    );
+    std::fs::write(visits.join("ts=2026-11-02/_SUCCESS"), "").unwrap();
+    wait_for("the folder once complete", Duration::from_secs(60), || {
+        rows("visits") == 11
+    });
+    // A version adding to the pushed partition: not pushed again without repush_on_change.
+    delta_append(&scores, job_rows("scores", 104, 2, Some("2026-11-02")));
+    std::thread::sleep(3 * interval);
+    assert_eq!(terminate(w, Duration::from_secs(30)), 0);
+    assert_eq!(
+        (rows("visits"), rows("scores")),
+        (11, 7),
+        "each pushed once"
+    );
+
+    // A restart: nothing again.
+    let w = watch(&[]);
+    std::thread::sleep(4 * interval);
+    assert_eq!(terminate(w, Duration::from_secs(30)), 0);
+    assert_eq!(
+        (rows("visits"), rows("scores")),
+        (11, 7),
+        "a restart pushes nothing"
+    );
+
+    // With --repush-on-change, the partition the new version added to is pushed again, once.
+    let w = watch(&["--repush-on-change"]);
+    wait_for(
+        "the changed partition again",
+        Duration::from_secs(60),
+        || rows("scores") == 13,
+    );
+    std::thread::sleep(3 * interval);
+    assert_eq!(terminate(w, Duration::from_secs(30)), 0);
+    assert_eq!(
+        (rows("visits"), rows("scores")),
+        (11, 13),
+        "pushed again once"
+    );
+}
+
+/// A job whose metadata service accepts connections and never answers: its look waits for
+/// its timeout, and meanwhile the other job's partitions are pushed as they land.
+#[test]
+fn a_job_stuck_on_its_metadata_service_holds_back_no_other() {
+    let s = Setup::new(&["users"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for c in listener.incoming() {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(c); // never answered
+            }
+        });
+    }
+    let cfg = std::fs::read_to_string(s.path("job.toml")).unwrap()
+        + &format!("[[jobs]]\nname = \"stuck\"\nmetadata_url = \"{silent}\"\njob_id = \"stuck\"\njob_token = \"t\"\n");
+    std::fs::write(s.path("job.toml"), cfg).unwrap();
+    s.day("users", "2026-11-01", 0, 10);
+    let watch = s.watch(&["--metadata-timeout", "40"]);
+    wait_for("the stuck job's request", Duration::from_secs(30), || {
+        accepted.load(std::sync::atomic::Ordering::SeqCst) > 0
+    });
+    let started = Instant::now();
+    wait_for("the first partition", Duration::from_secs(30), || {
+        s.rows_on_topic() == 10
+    });
+    s.day("users", "2026-11-02", 0, 10);
+    wait_for("the second partition", Duration::from_secs(30), || {
+        s.rows_on_topic() == 20
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "pushed while the other job waited for its metadata: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "still on its first look"
+    );
+    // Stopping waits for runs in flight, not for a look stuck on its metadata service.
+    assert_eq!(terminate(watch, Duration::from_secs(10)), 0);
+    assert_eq!(s.rows_on_topic(), 20);
 }

@@ -10,8 +10,8 @@ use onfs_kafka::AckJournal;
 use onfs_pipeline::{Changes, GroupCounts, PassReport, MAX_GROUPS};
 use onfs_sources::{SourceRead, StorageOptions};
 use onfs_state::{
-    head_fingerprint, Acked, JobState, Ledger, PendingPass, ResumeArea, RunRecord, StateError,
-    StateLocation,
+    head_fingerprint, Acked, JobState, Ledger, PassSources, PendingPass, Pushed, ResumeArea,
+    RunRecord, StateError, StateLocation,
 };
 use serde::Serialize;
 
@@ -48,6 +48,24 @@ pub fn partitions(sources: &[SourceRead]) -> Vec<(String, Option<String>)> {
         .iter()
         .map(|s| (s.source.clone(), s.partition.clone()))
         .collect()
+}
+
+/// Each source of a pass with its partition and a fingerprint of that partition's files.
+pub fn pass_sources(sources: &[SourceRead]) -> PassSources {
+    PassSources {
+        sources: partitions(sources),
+        versions: sources
+            .iter()
+            .filter_map(|s| Some((s.source.clone(), s.version.clone()?)))
+            .collect(),
+    }
+}
+
+/// Why a pass is not pushed: a successful run pushed its partitions.
+pub struct AlreadyPushed {
+    pub run: String,
+    /// Sources whose partition's files changed since (pushed again with repush_on_change).
+    pub changed: Vec<String>,
 }
 
 fn group_counts(counts: &BTreeMap<String, GroupCounts>) -> BTreeMap<String, BTreeMap<String, u64>> {
@@ -143,7 +161,7 @@ pub struct JobLedger {
 struct Held {
     state: JobState,
     ledger: Option<Ledger>,
-    passes: Vec<Vec<(String, Option<String>)>>,
+    passes: Vec<PassSources>,
     record: RunRecord,
     /// Where a pass is spooled and journaled while it is delivered (resumable output only).
     area: Option<ResumeArea>,
@@ -271,7 +289,10 @@ impl<'a> Ledgers<'a> {
             (Some(area), true) => Some(area.ledger(h.state.groups()).map_err(state_error)?),
             _ => None,
         };
-        h.passes.push(p.sources.clone());
+        h.passes.push(PassSources {
+            sources: p.sources.clone(),
+            versions: p.versions.clone(),
+        });
         h.resumed.push(p.sources.clone());
         h.record.rows += p.rows;
         h.record.messages += p.messages;
@@ -330,6 +351,7 @@ impl<'a> Ledgers<'a> {
             based_on: head_fingerprint(&h.state.head),
             target: target.to_string(),
             sources: partitions(&pass.sources),
+            versions: pass_sources(&pass.sources).versions,
             rows: pass.rows,
             messages: pass.messages,
             bytes: pass.bytes,
@@ -354,23 +376,46 @@ impl<'a> Ledgers<'a> {
         }
     }
 
-    /// The run that pushed exactly these partitions, unless --force (or no --state).
-    pub fn pushed_by(&self, sources: &[SourceRead]) -> Option<String> {
+    /// Whether a successful run pushed exactly these partitions (and their files are the
+    /// same, with repush_on_change): then the pass is skipped, unless --force (or no --state).
+    pub fn pushed_by(&self, job: &str, sources: &[SourceRead]) -> Option<AlreadyPushed> {
         let settings = self.settings?;
         if settings.force {
             return None;
         }
         let held = self.held.last()?;
-        let sources = partitions(sources);
-        if held.resumed.contains(&sources) {
-            return Some(held.state.run_id().to_string());
+        let pass = pass_sources(sources);
+        if held.resumed.contains(&pass.sources) {
+            return Some(AlreadyPushed {
+                run: held.state.run_id().to_string(),
+                changed: Vec::new(),
+            });
         }
-        held.state.head.pushed_pass(&sources).map(|p| p.run.clone())
+        match held.state.head.pushed(&pass) {
+            Pushed::No => None,
+            Pushed::Same(p) => Some(AlreadyPushed {
+                run: p.run.clone(),
+                changed: Vec::new(),
+            }),
+            Pushed::Changed(p, changed) if settings.repush_on_change => {
+                tracing::info!(
+                    job,
+                    run = %p.run,
+                    sources = %changed.join(", "),
+                    "pushed by an earlier run, but the files of the partition changed since: pushing it again (repush_on_change)"
+                );
+                None
+            }
+            Pushed::Changed(p, changed) => Some(AlreadyPushed {
+                run: p.run.clone(),
+                changed,
+            }),
+        }
     }
 
     pub fn record_pass(&mut self, pass: &PassReport) {
         if let Some(h) = self.held.last_mut() {
-            h.passes.push(partitions(&pass.sources));
+            h.passes.push(pass_sources(&pass.sources));
             h.record.rows += pass.rows;
             h.record.messages += pass.messages;
             h.record.bytes += pass.bytes;

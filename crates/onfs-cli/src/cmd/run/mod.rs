@@ -240,11 +240,16 @@ fn run_jobs(
         let last = passes.len().saturating_sub(1);
         for (n, selection) in passes.into_iter().enumerate() {
             let prepared = job.prepare_pass(cx.runtime, &selection)?;
-            if let Some(run) = ledgers.pushed_by(prepared.sources()) {
-                tracing::info!(job = %spec.name, run = %run, "these partitions were pushed already; --force pushes them again");
+            if let Some(pushed) = ledgers.pushed_by(&spec.name, prepared.sources()) {
+                if pushed.changed.is_empty() {
+                    tracing::info!(job = %spec.name, run = %pushed.run, "these partitions were pushed already; --force pushes them again");
+                } else {
+                    tracing::warn!(job = %spec.name, run = %pushed.run, sources = %pushed.changed.join(", "), "these partitions were pushed already, but their files changed since; repush_on_change = true (--repush-on-change) pushes such partitions again, --force any");
+                }
                 job_report.skipped.push(SkippedPass {
                     partitions: ledger::partitions(prepared.sources()),
-                    pushed_by: run,
+                    pushed_by: pushed.run,
+                    changed_since: pushed.changed,
                 });
                 continue;
             }

@@ -57,6 +57,10 @@ pub struct SkippedPass {
     pub partitions: Vec<(String, Option<String>)>,
     /// The run that pushed them.
     pub pushed_by: String,
+    /// Sources whose partition's files changed since that run (not pushed again without
+    /// repush_on_change).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed_since: Vec<String>,
 }
 
 impl RunReport {
@@ -93,12 +97,22 @@ impl RunReport {
                     .iter()
                     .map(|(s, p)| format!("{s} {}", p.as_deref().unwrap_or("(all rows)")))
                     .collect();
-                eprintln!(
-                    "{}: skipped {}: pushed by run {} (--force pushes again)",
-                    job.name,
-                    parts.join(", "),
-                    skipped.pushed_by
-                );
+                if skipped.changed_since.is_empty() {
+                    eprintln!(
+                        "{}: skipped {}: pushed by run {} (--force pushes again)",
+                        job.name,
+                        parts.join(", "),
+                        skipped.pushed_by
+                    );
+                } else {
+                    eprintln!(
+                        "{}: skipped {}: pushed by run {}, but the files of {} changed since (--repush-on-change or [state] repush_on_change = true pushes such partitions again)",
+                        job.name,
+                        parts.join(", "),
+                        skipped.pushed_by,
+                        skipped.changed_since.join(", ")
+                    );
+                }
             }
             if let Some(groups) = &job.changed_only {
                 let parts: Vec<String> = groups

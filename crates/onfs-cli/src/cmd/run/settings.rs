@@ -63,6 +63,8 @@ pub struct StateSettings {
     /// Send unchanged groups again after this long (`None`: never).
     pub refresh_after: Option<std::time::Duration>,
     pub force: bool,
+    /// A partition pushed already is pushed again when its files changed since.
+    pub repush_on_change: bool,
     /// `--spool-dir`: where a pass is spooled while it is delivered, when the state location
     /// is not a local folder (else in it).
     pub spool_dir: Option<std::path::PathBuf>,
@@ -93,6 +95,8 @@ pub fn parse_duration(text: &str) -> Result<Option<std::time::Duration>, String>
 fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSettings>> {
     let location = args.state.location.clone().or(cfg.state.location.clone());
     let changed_only = args.state.changed_only || cfg.state.changed_only.unwrap_or(false);
+    let repush_on_change =
+        args.state.repush_on_change || cfg.state.repush_on_change.unwrap_or(false);
     let Some(location) = location else {
         if changed_only {
             return Err(usage(anyhow::anyhow!(
@@ -102,6 +106,11 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
         if args.state.force {
             return Err(usage(anyhow::anyhow!(
                 "--force pushes partitions the ledger says were pushed: it needs --state URL"
+            )));
+        }
+        if repush_on_change {
+            return Err(usage(anyhow::anyhow!(
+                "--repush-on-change (repush_on_change) compares a partition's files with those the ledger recorded: it needs --state URL (or [state] location)"
             )));
         }
         return Ok(None);
@@ -118,6 +127,7 @@ fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSetti
         changed_only,
         refresh_after,
         force: args.state.force,
+        repush_on_change,
         spool_dir: args.spool.spool_dir.clone(),
     }))
 }

@@ -1,13 +1,13 @@
 //! `onfs-push watch`: every job of the job file, polled at an interval for a new complete
 //! partition (by `run`'s rules) and run for it once (the ledger of `--state` remembers what was
-//! pushed, across restarts). A failing job is tried again after a wait that doubles up to a
-//! cap, without holding back the others; SIGTERM or SIGINT stops the polling, lets the run in
+//! pushed, across restarts). Each job is watched by a thread of its own: a failing job is tried
+//! again after a wait that doubles up to a cap, and a slow one holds back no other; SIGTERM or SIGINT stops the polling, lets the run in
 //! flight finish (a cut one resumes on the next start), and exits 0.
 
 mod poll;
 mod server;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,6 @@ type Partitions = Vec<(String, Option<String>)>;
 /// What the watch knows of one job between polls.
 struct JobWatch {
     name: String,
-    /// When the job is looked at next.
-    due: Instant,
     /// Failed runs (or polls) in a row: the wait before the next try doubles with each.
     failures: u32,
     /// When the newest partition, not pushed yet, was first seen.
@@ -81,37 +79,103 @@ pub fn run(args: &WatchArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
         .enable_all()
         .build()
         .map_err(failed)?;
-    let mut jobs: Vec<JobWatch> = s
-        .jobs
-        .iter()
-        .map(|j| JobWatch {
-            name: j.name.clone(),
-            due: Instant::now(),
-            failures: 0,
-            waiting_since: None,
-        })
-        .collect();
     tracing::info!(
-        jobs = jobs.len(),
+        jobs = s.jobs.len(),
         interval = ?interval,
         "watching; SIGTERM or SIGINT stops"
     );
-    while !stop.load(Ordering::Relaxed) {
-        for (i, job) in jobs.iter_mut().enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            if Instant::now() < job.due {
-                continue;
-            }
-            let wait = match watch_job(args, given, quiet, &s, i, job, &runtime, &metrics) {
+    // One thread per job: a slow source, metadata service or run holds back only its own job.
+    let looked_at = AtomicUsize::new(0);
+    let running: Vec<AtomicBool> = s.jobs.iter().map(|_| AtomicBool::new(false)).collect();
+    let alive = AtomicUsize::new(s.jobs.len());
+    let watch = Watch {
+        args,
+        given,
+        quiet,
+        s: &s,
+        runtime: &runtime,
+        metrics: &metrics,
+        stop: &stop,
+        running: &running,
+        interval,
+        max_backoff,
+    };
+    std::thread::scope(|scope| {
+        let jobs = s.jobs.len();
+        for (i, spec) in s.jobs.iter().enumerate() {
+            let (watch, looked_at, ready, alive) = (&watch, &looked_at, &ready, &alive);
+            std::thread::Builder::new()
+                .name(format!("watch-{}", spec.name))
+                .spawn_scoped(scope, move || {
+                    watch.job_loop(i, || {
+                        // Ready once every job was looked at.
+                        if looked_at.fetch_add(1, Ordering::Relaxed) + 1 == jobs {
+                            ready.store(true, Ordering::Relaxed);
+                        }
+                    });
+                    alive.fetch_sub(1, Ordering::SeqCst);
+                })
+                .map(|_| ())
+                .map_err(failed)?;
+        }
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Stopped: a run in flight finishes (a delivery cut short resumes at the next start).
+        while running.iter().any(|r| r.load(Ordering::SeqCst)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let looking = alive.load(Ordering::SeqCst);
+        if looking > 0 {
+            // Waiting on a source or a metadata service, nothing in flight: not waited for.
+            tracing::info!(jobs_still_looking = looking, "stopped");
+            std::process::exit(0);
+        }
+        Ok::<(), crate::error::CliError>(())
+    })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What every job's loop shares.
+struct Watch<'a> {
+    args: &'a WatchArgs,
+    given: &'a Given<'a>,
+    quiet: bool,
+    s: &'a Settings,
+    runtime: &'a tokio::runtime::Runtime,
+    metrics: &'a Metrics,
+    stop: &'a AtomicBool,
+    /// Per job, whether a run is in flight (waited for when stopping).
+    running: &'a [AtomicBool],
+    interval: Duration,
+    max_backoff: Duration,
+}
+
+impl Watch<'_> {
+    /// Job `i` looked at every interval (after a failure, after the backoff) until stopped;
+    /// `first_look` is called once, after the first look.
+    fn job_loop(&self, i: usize, first_look: impl FnOnce()) {
+        let mut first_look = Some(first_look);
+        let mut job = JobWatch {
+            name: self.s.jobs[i].name.clone(),
+            failures: 0,
+            waiting_since: None,
+        };
+        let _span = tracing::info_span!("watch", job = %job.name).entered();
+        while !self.stop.load(Ordering::Relaxed) {
+            let wait = match self.look(i, &mut job) {
                 Ok(()) => {
                     job.failures = 0;
-                    interval
+                    self.interval
                 }
                 Err(e) => {
                     job.failures += 1;
-                    let wait = backoff(interval, max_backoff, job.failures);
+                    let wait = backoff(self.interval, self.max_backoff, job.failures);
                     tracing::error!(
                         job = %job.name,
                         failures = job.failures,
@@ -122,20 +186,55 @@ pub fn run(args: &WatchArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
                     wait
                 }
             };
-            job.due = Instant::now() + jitter(wait);
-        }
-        ready.store(true, Ordering::Relaxed);
-        let next = jobs
-            .iter()
-            .map(|j| j.due)
-            .min()
-            .unwrap_or_else(Instant::now);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < next {
-            std::thread::sleep(Duration::from_millis(50));
+            if let Some(f) = first_look.take() {
+                f();
+            }
+            let due = Instant::now() + jitter(wait);
+            while !self.stop.load(Ordering::Relaxed) && Instant::now() < due {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
-    tracing::info!("stopped");
-    Ok(())
+
+    /// Looks at job `i`: runs it when its newest partition is not pushed yet.
+    fn look(&self, i: usize, job: &mut JobWatch) -> CliResult<()> {
+        let spec = &self.s.jobs[i];
+        let newest = poll::newest(self.s, spec, self.runtime)?;
+        let partitions = match newest {
+            Newest::Pushed => {
+                job.waiting_since = None;
+                self.metrics.record_poll(&job.name, None);
+                return Ok(());
+            }
+            Newest::Waiting(partitions) => partitions,
+        };
+        let since = match &job.waiting_since {
+            Some((p, t)) if *p == partitions => *t,
+            _ => Instant::now(),
+        };
+        job.waiting_since = Some((partitions.clone(), since));
+        self.metrics
+            .record_poll(&job.name, Some(since.elapsed().as_secs_f64()));
+        tracing::info!(job = %job.name, partitions = ?partitions, "a new partition: pushing it");
+        let mut one = resolve(self.args, self.given, self.quiet)?;
+        one.jobs.retain(|j| j.name == job.name);
+        // In flight from here: once stopping, the watch waits for the run (a stop seen first
+        // starts none).
+        self.running[i].store(true, Ordering::SeqCst);
+        if self.stop.load(Ordering::SeqCst) {
+            self.running[i].store(false, Ordering::SeqCst);
+            return Ok(());
+        }
+        let mut report = RunReport::default();
+        let result = crate::cmd::run::execute(&one, &self.args.run, &mut report);
+        self.running[i].store(false, Ordering::SeqCst);
+        self.metrics
+            .record_run(&report, result.is_ok(), Some(&job.name));
+        result?;
+        job.waiting_since = None;
+        self.metrics.record_poll(&job.name, None);
+        Ok(())
+    }
 }
 
 /// The run's settings, resolved again for every run (the job file may have changed).
@@ -144,46 +243,6 @@ fn resolve(args: &WatchArgs, given: &Given<'_>, quiet: bool) -> CliResult<Settin
         quiet,
         ..settings::resolve(&args.run, given)?
     })
-}
-
-/// Looks at job `i`: runs it when its newest partition is not pushed yet.
-#[allow(clippy::too_many_arguments)]
-fn watch_job(
-    args: &WatchArgs,
-    given: &Given<'_>,
-    quiet: bool,
-    s: &Settings,
-    i: usize,
-    job: &mut JobWatch,
-    runtime: &tokio::runtime::Runtime,
-    metrics: &Metrics,
-) -> CliResult<()> {
-    let spec = &s.jobs[i];
-    let newest = poll::newest(s, spec, runtime)?;
-    let partitions = match newest {
-        Newest::Pushed => {
-            job.waiting_since = None;
-            metrics.record_poll(&job.name, None);
-            return Ok(());
-        }
-        Newest::Waiting(partitions) => partitions,
-    };
-    let since = match &job.waiting_since {
-        Some((p, t)) if *p == partitions => *t,
-        _ => Instant::now(),
-    };
-    job.waiting_since = Some((partitions.clone(), since));
-    metrics.record_poll(&job.name, Some(since.elapsed().as_secs_f64()));
-    tracing::info!(job = %job.name, partitions = ?partitions, "a new partition: pushing it");
-    let mut one = resolve(args, given, quiet)?;
-    one.jobs.retain(|j| j.name == job.name);
-    let mut report = RunReport::default();
-    let result = crate::cmd::run::execute(&one, &args.run, &mut report);
-    metrics.record_run(&report, result.is_ok(), Some(&job.name));
-    result?;
-    job.waiting_since = None;
-    metrics.record_poll(&job.name, None);
-    Ok(())
 }
 
 /// `interval` doubled for each failure in a row, at most `cap`.

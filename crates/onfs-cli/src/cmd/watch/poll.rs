@@ -1,9 +1,10 @@
 //! Whether a job's newest complete partition (by `run`'s rules, nothing read) was pushed: the
-//! ledger's head, read without its lock.
+//! ledger's head, read without its lock. With repush_on_change, a pushed partition whose files
+//! changed since is taken as not pushed.
 
-use onfs_state::{job_key, StateLocation};
+use onfs_state::{job_key, Pushed, StateLocation};
 
-use crate::cmd::run::ledger::{partitions, state_error};
+use crate::cmd::run::ledger::{pass_sources, state_error};
 use crate::cmd::run::settings::{JobSpec, Settings};
 use crate::error::{usage, CliResult};
 use crate::metadata::load_plan;
@@ -27,7 +28,8 @@ pub fn newest(
         return Ok(Newest::Pushed);
     };
     let prepared = job.prepare_pass(runtime, &selection)?;
-    let newest = partitions(prepared.sources());
+    let pass = pass_sources(prepared.sources());
+    let newest = pass.sources.clone();
     if newest.iter().any(|(_, p)| p.is_none()) {
         // A source without partitions never "lands": its rows are compared, not its partition.
         if !state.changed_only {
@@ -53,8 +55,19 @@ pub fn newest(
     let head = runtime
         .block_on(location.head(&job_key(&spec.name, &groups)))
         .map_err(state_error)?;
-    Ok(match head {
-        Some(h) if h.pushed_pass(&newest).is_some() => Newest::Pushed,
-        _ => Newest::Waiting(newest),
+    let Some(head) = head else {
+        return Ok(Newest::Waiting(newest));
+    };
+    Ok(match head.pushed(&pass) {
+        Pushed::No => Newest::Waiting(newest),
+        Pushed::Same(_) => Newest::Pushed,
+        Pushed::Changed(_, changed) if state.repush_on_change => {
+            tracing::info!(job = %spec.name, sources = %changed.join(", "), "a pushed partition's files changed: pushing it again (repush_on_change)");
+            Newest::Waiting(newest)
+        }
+        Pushed::Changed(_, changed) => {
+            tracing::debug!(job = %spec.name, sources = %changed.join(", "), "a pushed partition's files changed; not pushed again without repush_on_change");
+            Newest::Pushed
+        }
     })
 }
