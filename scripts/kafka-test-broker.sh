@@ -4,7 +4,7 @@
 # Usage:
 #   scripts/kafka-test-broker.sh start            start (or reuse) the broker; last stdout line = bootstrap
 #   scripts/kafka-test-broker.sh stop [--clean]   SIGTERM, wait, SIGKILL; --clean deletes the state dir
-#   scripts/kafka-test-broker.sh kill9            SIGKILL the broker, keep its state (crash tests)
+#   scripts/kafka-test-broker.sh kill9            SIGKILL the broker, keep its state and KDC (crash tests)
 #   scripts/kafka-test-broker.sh restart          (stop if running, then) start on the SAME ports and data
 #   scripts/kafka-test-broker.sh status           exit 0 and print the bootstrap if running and answering
 #   scripts/kafka-test-broker.sh topic NAME PARTITIONS
@@ -767,7 +767,7 @@ do_start() {
         read_ports || die "broker pid $pid is running but $PORTSFILE is missing or broken"
         # Its Kerberos listener, if it was started with one, needs the KDC.
         if grep -q '^listeners=.*KERBEROS://' "$PROPS" 2>/dev/null; then
-            kerberos_tools || die "the broker has a Kerberos listener but the Kerberos tools are gone"
+            kerberos_tools || die "the broker has a Kerberos listener, but Kerberos is off or its tools are missing"
             start_kdc
         fi
         wait_ready "$pid"
