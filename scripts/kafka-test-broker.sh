@@ -4,7 +4,7 @@
 # Usage:
 #   scripts/kafka-test-broker.sh start            start (or reuse) the broker; last stdout line = bootstrap
 #   scripts/kafka-test-broker.sh stop [--clean]   SIGTERM, wait, SIGKILL; --clean deletes the state dir
-#   scripts/kafka-test-broker.sh kill9            SIGKILL the broker, keep its state (crash tests)
+#   scripts/kafka-test-broker.sh kill9            SIGKILL the broker, keep its state and KDC (crash tests)
 #   scripts/kafka-test-broker.sh restart          (stop if running, then) start on the SAME ports and data
 #   scripts/kafka-test-broker.sh status           exit 0 and print the bootstrap if running and answering
 #   scripts/kafka-test-broker.sh topic NAME PARTITIONS
@@ -29,6 +29,17 @@
 #                                  client.pem/client.key, other-ca.pem (a CA nobody uses)
 #   ONFS_KAFKA_TLS_PASSWORD        the stores' password; JKS key entries use ONFS_KAFKA_TLS_KEY_PASSWORD
 #
+# A Kerberos listener, when MIT Kerberos' tools can be had (scripts/kerberos.sh unpacks Debian's
+# krb5-kdc, krb5-admin-server and krb5-user into the cache; a KDC on 127.0.0.1 for the realm
+# ONFS.TEST runs with the broker, its database, krb5.conf and keytabs under <state dir>/krb5):
+#   ONFS_KAFKA_KERBEROS_BOOTSTRAP  SASL_PLAINTEXT with GSSAPI, service principal
+#                                  kafka/127.0.0.1@ONFS.TEST (the host as clients write it)
+#   ONFS_KAFKA_KERBEROS_PRINCIPAL  the client's principal (onfs@ONFS.TEST)
+#   ONFS_KAFKA_KERBEROS_KEYTAB     its keytab; ONFS_KAFKA_KERBEROS_OTHER_KEYTAB holds another
+#                                  principal's keys (other@ONFS.TEST), for wrong-credential tests
+#   ONFS_KAFKA_KRB5_CONFIG         the krb5.conf clients need (as KRB5_CONFIG)
+#   ONFS_KAFKA_KERBEROS_BIN        a folder with kinit, klist and kdestroy, for clients' PATH
+#
 # A listener for fault tests, reached through a TCP proxy the tests run (clients reconnect to the
 # advertised address, so the broker advertises the proxy's port, not its own):
 #   ONFS_KAFKA_PROXIED_LISTENER    PLAINTEXT, where the proxy forwards to
@@ -44,6 +55,8 @@
 #   ONFS_KAFKA_AUTO_CREATE    auto.create.topics.enable (default true)
 #   ONFS_KAFKA_TLS_PASSWORD   password of the generated key and trust stores (default onfs-store-secret)
 #   ONFS_KAFKA_TLS_KEY_PASSWORD  password of the client key in client-keystore.jks (default onfs-key-secret)
+#   ONFS_KAFKA_KERBEROS       auto (default: the Kerberos listener when scripts/kerberos.sh
+#                             succeeds, else none), on (fail without it) or off
 #   ONFS_KAFKA_EXTRA_CONFIG   extra server.properties lines, appended verbatim (newline separated)
 #   ONFS_KAFKA_START_TIMEOUT  seconds to wait for "Kafka Server started" (default 90)
 #   ONFS_KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -65,6 +78,7 @@ TLS_PASSWORD="${ONFS_KAFKA_TLS_PASSWORD:-onfs-store-secret}"
 TLS_KEY_PASSWORD="${ONFS_KAFKA_TLS_KEY_PASSWORD:-onfs-key-secret}"
 START_TIMEOUT="${ONFS_KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${ONFS_KAFKA_STOP_TIMEOUT:-30}"
+KERBEROS="${ONFS_KAFKA_KERBEROS:-auto}"
 if [[ -n "${JAVA:-}" ]]; then
     JAVA_BIN="$JAVA"
 elif [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
@@ -84,9 +98,16 @@ TOOLS_LOG4J="$KAFKA_HOME/tools-log4j.properties"
 CLIENT_SASL_PROPS="$STATE/client-sasl.properties"
 TLS="$STATE/tls"
 TLS_MARKER="$TLS/.complete"
+KRB="$STATE/krb5"
+KRB_MARKER="$KRB/.complete"
+KRB_REALM="ONFS.TEST"
+KDC_PIDFILE="$KRB/kdc.pid"
+KDC_LOG="$KRB/kdc.log"
+# The folder of the Kerberos tools' wrappers (scripts/kerberos.sh), empty when Kerberos is off.
+KRB_BIN=""
 
 # Every port the broker listens on, in the ports file's order.
-PORT_NAMES=(PORT SASL_PORT CONTROLLER_PORT SSL_PORT MTLS_PORT SASL_SSL_PORT OTHER_NAME_PORT PROXIED_PORT PROXY_PORT)
+PORT_NAMES=(PORT SASL_PORT CONTROLLER_PORT SSL_PORT MTLS_PORT SASL_SSL_PORT OTHER_NAME_PORT KERBEROS_PORT KDC_PORT PROXIED_PORT PROXY_PORT)
 PORT=""
 SASL_PORT=""
 CONTROLLER_PORT=""
@@ -94,6 +115,8 @@ SSL_PORT=""
 MTLS_PORT=""
 SASL_SSL_PORT=""
 OTHER_NAME_PORT=""
+KERBEROS_PORT=""
+KDC_PORT=""
 PROXIED_PORT=""
 PROXY_PORT=""
 
@@ -290,6 +313,157 @@ ensure_certs() {
     log "made the test CA and stores in $TLS in $((SECONDS - started))s"
 }
 
+# --- Kerberos ------------------------------------------------------------------------
+# Sets KRB_BIN to the Kerberos tools' folder; 1 (and KRB_BIN empty) when Kerberos is off, or the
+# tools cannot be had and ONFS_KAFKA_KERBEROS is not "on".
+kerberos_tools() {
+    KRB_BIN=""
+    case "$KERBEROS" in
+        off | 0 | false) return 1 ;;
+        on | 1 | true | auto) ;;
+        *) die "ONFS_KAFKA_KERBEROS must be auto, on or off, not '$KERBEROS'" ;;
+    esac
+    local out
+    if out="$("$(dirname "${BASH_SOURCE[0]}")/kerberos.sh" 2>>"$STATE/kerberos-tools.log")" \
+        && [[ -x "$(tail -n 1 <<<"$out")/krb5kdc" ]]; then
+        KRB_BIN="$(tail -n 1 <<<"$out")"
+        return 0
+    fi
+    [[ "$KERBEROS" == auto ]] || die "scripts/kerberos.sh failed (log: $STATE/kerberos-tools.log)"
+    log "no Kerberos listener: scripts/kerberos.sh could not unpack MIT Kerberos (log: $STATE/kerberos-tools.log)"
+    return 1
+}
+
+# Runs a Kerberos tool on the test realm's configuration.
+krb() {
+    local tool="$1"
+    shift
+    KRB5_CONFIG="$KRB/krb5.conf" KRB5_KDC_PROFILE="$KRB/kdc.conf" "$KRB_BIN/$tool" "$@"
+}
+
+# The clients' krb5.conf and the KDC's kdc.conf, for the KDC's current port (every start). No DNS,
+# no reverse lookups: a service's host is the name the client connects to (127.0.0.1).
+write_krb5_configs() {
+    mkdir -p "$KRB"
+    # The unpacked database module (the tools look in /usr/lib/... otherwise).
+    local modules
+    modules="$(find "$KRB_BIN/../root/usr/lib" -path '*/krb5/plugins/kdb/db2.so' | head -n 1)"
+    [[ -n "$modules" ]] || die "no db2.so under $KRB_BIN/../root: rerun scripts/kerberos.sh"
+    modules="$(cd "$(dirname "$modules")" && pwd)"
+    cat >"$KRB/krb5.conf.tmp" <<KRB5
+# generated by scripts/kafka-test-broker.sh -- rewritten on every start
+[libdefaults]
+    default_realm = $KRB_REALM
+    dns_lookup_realm = false
+    dns_lookup_kdc = false
+    dns_canonicalize_hostname = false
+    rdns = false
+    udp_preference_limit = 1
+    ticket_lifetime = 1h
+    renew_lifetime = 1d
+[realms]
+    $KRB_REALM = {
+        kdc = 127.0.0.1:$KDC_PORT
+    }
+[domain_realm]
+    127.0.0.1 = $KRB_REALM
+    localhost = $KRB_REALM
+KRB5
+    mv -f "$KRB/krb5.conf.tmp" "$KRB/krb5.conf"
+    cat >"$KRB/kdc.conf.tmp" <<KDC
+# generated by scripts/kafka-test-broker.sh -- rewritten on every start
+[kdcdefaults]
+    kdc_listen = 127.0.0.1:$KDC_PORT
+    kdc_tcp_listen = 127.0.0.1:$KDC_PORT
+[realms]
+    $KRB_REALM = {
+        database_name = $KRB/principal
+        key_stash_file = $KRB/stash
+        acl_file = $KRB/kadm5.acl
+        max_life = 1d
+        max_renewable_life = 7d
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+    }
+[dbmodules]
+    db_module_dir = $modules
+[logging]
+    kdc = FILE:$KDC_LOG
+    admin_server = FILE:$KRB/kadmin.log
+    default = FILE:$KRB/krb5lib.log
+KDC
+    mv -f "$KRB/kdc.conf.tmp" "$KRB/kdc.conf"
+}
+
+# The realm's database and keytabs, once per state dir: the broker's service principal, the
+# client's principal and another one (whose keytab is a wrong credential for the client).
+ensure_kdc_db() {
+    [[ -f "$KRB_MARKER" ]] && return 0
+    local started=$SECONDS master
+    rm -f "$KRB"/principal* "$KRB/stash" "$KRB"/*.keytab
+    : >"$KRB/kadm5.acl"
+    # The database's master key: random, kept only in the stash file.
+    master="$(head -c 24 /dev/urandom | base64 | tr -d '\n')"
+    (
+        umask 077
+        krb kdb5_util create -s -r "$KRB_REALM" -P "$master" >"$KRB/setup.log" 2>&1 || exit 1
+        local p
+        # kadmin.local exits 0 whatever its query did: the keytabs are checked below.
+        for p in "kafka/127.0.0.1" onfs other; do
+            krb kadmin.local -r "$KRB_REALM" -q "addprinc -randkey $p@$KRB_REALM" \
+                >>"$KRB/setup.log" 2>&1 || exit 1
+            krb kadmin.local -r "$KRB_REALM" -q "ktadd -k $KRB/${p%%/*}.keytab $p@$KRB_REALM" \
+                >>"$KRB/setup.log" 2>&1 || exit 1
+        done
+    ) || { tail -n 20 "$KRB/setup.log" >&2; die "making the Kerberos realm failed (log: $KRB/setup.log)"; }
+    [[ -s "$KRB/kafka.keytab" && -s "$KRB/onfs.keytab" && -s "$KRB/other.keytab" ]] \
+        || die "the Kerberos keytabs are missing (log: $KRB/setup.log)"
+    touch "$KRB_MARKER"
+    log "made the Kerberos realm $KRB_REALM and its keytabs in $KRB in $((SECONDS - started))s"
+}
+
+# The pid of this state dir's KDC, if it runs.
+kdc_pid() {
+    local pid=""
+    [[ -f "$KDC_PIDFILE" ]] && pid="$(tr -dc '0-9' <"$KDC_PIDFILE")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    if [[ -r "/proc/$pid/environ" ]]; then
+        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null \
+            | grep -qxF "KRB5_KDC_PROFILE=$KRB/kdc.conf" || return 1
+    fi
+    printf '%s' "$pid"
+}
+
+stop_kdc() {
+    local pid
+    if pid="$(kdc_pid)"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        local deadline=$((SECONDS + 10))
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        log "KDC stopped (pid $pid)"
+    fi
+    rm -f "$KDC_PIDFILE"
+}
+
+# Starts the KDC (the ports known) unless it runs, and waits until it answers.
+start_kdc() {
+    kdc_pid >/dev/null && return 0
+    write_krb5_configs
+    ensure_kdc_db
+    setsid nohup env KRB5_CONFIG="$KRB/krb5.conf" KRB5_KDC_PROFILE="$KRB/kdc.conf" \
+        "$KRB_BIN/krb5kdc" -n -r "$KRB_REALM" </dev/null >>"$KDC_LOG" 2>&1 7>&- 8>&- &
+    local pid=$! deadline=$((SECONDS + 15))
+    echo "$pid" >"$KDC_PIDFILE"
+    until port_open "$KDC_PORT"; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            tail -n 20 "$KDC_LOG" >&2 || true
+            die "the KDC did not start on 127.0.0.1:$KDC_PORT (log: $KDC_LOG)"
+        fi
+        sleep 0.1
+    done
+    log "KDC for $KRB_REALM on 127.0.0.1:$KDC_PORT (pid $pid)"
+}
+
 # --- state helpers -------------------------------------------------------------
 read_ports() {
     local k v name
@@ -434,6 +608,13 @@ write_configs() {
     local client_listeners="PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
     client_listeners+=",SSL://127.0.0.1:$SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT"
     client_listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT,OTHER_NAME://127.0.0.1:$OTHER_NAME_PORT"
+    local kerberos_props=""
+    if [[ -n "$KRB_BIN" ]]; then
+        client_listeners+=",KERBEROS://127.0.0.1:$KERBEROS_PORT"
+        kerberos_props="listener.name.kerberos.sasl.enabled.mechanisms=GSSAPI
+listener.name.kerberos.gssapi.sasl.jaas.config=com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab=\"$KRB/kafka.keytab\" principal=\"kafka/127.0.0.1@$KRB_REALM\";
+sasl.kerberos.service.name=kafka"
+    fi
     # The proxied listener advertises the fault proxy's port, not the one it listens on.
     local listeners="$client_listeners,PROXIED://127.0.0.1:$PROXIED_PORT"
     local advertised="$client_listeners,PROXIED://127.0.0.1:$PROXY_PORT"
@@ -447,7 +628,7 @@ listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,OTHER_NAME:SSL,PROXIED:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,OTHER_NAME:SSL,KERBEROS:SASL_PLAINTEXT,PROXIED:PLAINTEXT
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas_server
@@ -455,6 +636,7 @@ listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_ssl.plain.sasl.jaas.config=$jaas_server
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+$kerberos_props
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS/server-keystore.p12
 ssl.keystore.password=$TLS_PASSWORD
@@ -528,14 +710,29 @@ ONFS_KAFKA_LIBS=$LIBS
 ONFS_KAFKA_PID=$pid
 ONFS_KAFKA_STATE=$STATE
 EOF
+    if [[ -n "$KRB_BIN" ]]; then
+        cat >>"$ENVFILE.tmp" <<EOF
+ONFS_KAFKA_KERBEROS_BOOTSTRAP=127.0.0.1:$KERBEROS_PORT
+ONFS_KAFKA_KERBEROS_PRINCIPAL=onfs@$KRB_REALM
+ONFS_KAFKA_KERBEROS_KEYTAB=$KRB/onfs.keytab
+ONFS_KAFKA_KERBEROS_OTHER_KEYTAB=$KRB/other.keytab
+ONFS_KAFKA_KRB5_CONFIG=$KRB/krb5.conf
+ONFS_KAFKA_KERBEROS_BIN=$KRB_BIN
+EOF
+    fi
     mv -f "$ENVFILE.tmp" "$ENVFILE"
 }
 
 listeners_open() {
     local name
     for name in "${PORT_NAMES[@]}"; do
-        # The controller answers late; nothing listens on the proxy's port but a test's proxy.
-        [[ "$name" == CONTROLLER_PORT || "$name" == PROXY_PORT ]] || port_open "${!name}" || return 1
+        # The controller answers late; nothing listens on the proxy's port but a test's proxy;
+        # the KDC is up before the broker starts; no Kerberos listener without Kerberos.
+        case "$name" in
+            CONTROLLER_PORT | PROXY_PORT | KDC_PORT) continue ;;
+            KERBEROS_PORT) [[ -n "$KRB_BIN" ]] || continue ;;
+        esac
+        port_open "${!name}" || return 1
     done
 }
 
@@ -568,6 +765,11 @@ do_start() {
 
     if pid="$(running_pid)"; then
         read_ports || die "broker pid $pid is running but $PORTSFILE is missing or broken"
+        # Its Kerberos listener, if it was started with one, needs the KDC.
+        if grep -q '^listeners=.*KERBEROS://' "$PROPS" 2>/dev/null; then
+            kerberos_tools || die "the broker has a Kerberos listener, but Kerberos is off or its tools are missing"
+            start_kdc
+        fi
         wait_ready "$pid"
         write_env "$pid"
         log "broker already running (pid $pid)"
@@ -575,6 +777,8 @@ do_start() {
         return 0
     fi
     rm -f "$PIDFILE"
+    # A KDC left by a killed broker: its port is checked like the others below.
+    stop_kdc
 
     if read_ports; then
         if ! ports_free; then
@@ -590,6 +794,9 @@ do_start() {
     fi
 
     ensure_certs
+    if kerberos_tools; then
+        start_kdc
+    fi
     write_configs
     local cid
     cid="$(cluster_id)"
@@ -606,11 +813,12 @@ do_start() {
     fi
 
     [[ -f "$LOGFILE" ]] && mv -f "$LOGFILE" "$LOGFILE.prev"
-    log "starting Kafka $KAFKA_VERSION: PLAINTEXT 127.0.0.1:$PORT, SASL_PLAINTEXT 127.0.0.1:$SASL_PORT, SSL 127.0.0.1:$SSL_PORT, mutual TLS 127.0.0.1:$MTLS_PORT, SASL_SSL 127.0.0.1:$SASL_SSL_PORT, SSL (other name) 127.0.0.1:$OTHER_NAME_PORT, proxied 127.0.0.1:$PROXIED_PORT (advertised as 127.0.0.1:$PROXY_PORT), controller 127.0.0.1:$CONTROLLER_PORT (state $STATE)"
+    log "starting Kafka $KAFKA_VERSION: PLAINTEXT 127.0.0.1:$PORT, SASL_PLAINTEXT 127.0.0.1:$SASL_PORT, SSL 127.0.0.1:$SSL_PORT, mutual TLS 127.0.0.1:$MTLS_PORT, SASL_SSL 127.0.0.1:$SASL_SSL_PORT, SSL (other name) 127.0.0.1:$OTHER_NAME_PORT,${KRB_BIN:+ Kerberos 127.0.0.1:$KERBEROS_PORT,} proxied 127.0.0.1:$PROXIED_PORT (advertised as 127.0.0.1:$PROXY_PORT), controller 127.0.0.1:$CONTROLLER_PORT (state $STATE)"
     # setsid: own session, so the broker survives this script and its terminal;
     # 7>&- 8>&-: do not leak the lock fds into the long-running broker.
     setsid nohup "$JAVA_BIN" -Xmx1G -Xms512M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -Djava.awt.headless=true \
+        ${KRB_BIN:+"-Djava.security.krb5.conf=$KRB/krb5.conf"} \
         -Dlog4j.configuration="file:$SERVER_LOG4J" \
         -cp "$LIBS/*" kafka.Kafka "$PROPS" \
         </dev/null >"$LOGFILE" 2>&1 7>&- 8>&- &
@@ -647,6 +855,7 @@ do_stop() {
     else
         log "no broker running for $STATE"
     fi
+    stop_kdc
     rm -f "$PIDFILE" "$ENVFILE"
     if ((clean)); then
         case "$STATE" in

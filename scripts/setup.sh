@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing onfs-push needs, idempotently: system packages (C toolchain
-# for librdkafka, OpenSSL and zlib headers, Java and Maven for the test broker) and the Rust
-# components. Safe to run again; does nothing when everything is there.
+# for librdkafka, OpenSSL, zlib and Cyrus SASL headers, the SASL GSSAPI (Kerberos) plugin, Java
+# and Maven for the test broker) and the Rust components. Safe to run again; does nothing when
+# everything is there. (The test KDC's own tools are unpacked by scripts/kerberos.sh, not here.)
 set -euo pipefail
 
 need_pkgs=()
-for pkg in build-essential pkg-config libssl-dev zlib1g-dev python3 openjdk-17-jre-headless maven curl openssl; do
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev libsasl2-dev libsasl2-modules-gssapi-mit python3 openjdk-17-jre-headless maven curl openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 # A JDK from elsewhere (e.g. Temurin) is as good as Debian's.

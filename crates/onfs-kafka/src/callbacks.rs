@@ -39,6 +39,7 @@ pub(crate) struct Accounting {
     undelivered: Mutex<Vec<Undelivered>>,
     first_error: Mutex<Option<String>>,
     last_client_error: Mutex<Option<String>>,
+    kerberos_refresh_error: Mutex<Option<String>>,
     keep_failed: AtomicBool,
     any_failed: AtomicBool,
     journal: Mutex<Option<Arc<dyn AckJournal>>>,
@@ -138,6 +139,12 @@ impl Accounting {
         self.last_client_error.lock().unwrap().clone()
     }
 
+    /// The last failure of librdkafka's Kerberos ticket command (kinit), which explains the
+    /// GSSAPI authentication failure that follows it.
+    pub fn kerberos_refresh_error(&self) -> Option<String> {
+        self.kerberos_refresh_error.lock().unwrap().clone()
+    }
+
     /// The counts so far; the first error, or the client's last one when some message has no
     /// report at all.
     pub fn report(&self, sent: Sent, seconds: f64) -> DeliveryReport {
@@ -184,6 +191,14 @@ impl ClientContext for Ctx {
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
         use rdkafka::config::RDKafkaLogLevel::*;
+        if fac == "SASLREFRESH" && matches!(level, Emerg | Alert | Critical | Error) {
+            // Without librdkafka's "[thrd:main]: " prefix.
+            let text = match log_message.split_once("]: ") {
+                Some((thread, rest)) if thread.starts_with("[thrd:") => rest,
+                _ => log_message,
+            };
+            *self.accounting.kerberos_refresh_error.lock().unwrap() = Some(text.into());
+        }
         match level {
             Emerg | Alert | Critical | Error => {
                 tracing::error!(target: "librdkafka", "{fac}: {log_message}")

@@ -263,11 +263,30 @@ impl ProducerConfig {
             }
             "security.protocol" => self.set("security.protocol", &value.to_ascii_lowercase(), key),
             "sasl.mechanism" => self.set("sasl.mechanisms", value, key),
-            "sasl.jaas.config" => {
-                let (user, password) = parse_jaas(value).map_err(|why| bad(why.to_string()))?;
-                self.set("sasl.username", &user, key);
-                self.set("sasl.password", &password, key);
-            }
+            "sasl.jaas.config" => match parse_jaas(value).map_err(|why| bad(why.to_string()))? {
+                Jaas::Password { user, password } => {
+                    self.set("sasl.username", &user, key);
+                    self.set("sasl.password", &password, key);
+                }
+                Jaas::Kerberos {
+                    keytab,
+                    principal,
+                    service,
+                } => {
+                    if let Some(keytab) = keytab {
+                        self.set("sasl.kerberos.keytab", &keytab, key);
+                    } else if !self.entries.contains_key("sasl.kerberos.min.time.before.relogin") {
+                        // The ticket cache only (the user's own kinit): librdkafka runs no kinit.
+                        self.set("sasl.kerberos.min.time.before.relogin", "0", key);
+                    }
+                    if let Some(principal) = principal {
+                        self.set("sasl.kerberos.principal", &principal, key);
+                    }
+                    if let Some(service) = service {
+                        self.set("sasl.kerberos.service.name", &service, key);
+                    }
+                }
+            },
             "ssl.truststore.location" => stores.truststore = Some(value.to_string()),
             "ssl.truststore.password" => stores.truststore_password = Some(value.to_string()),
             "ssl.keystore.location" => stores.keystore = Some(value.to_string()),
@@ -304,15 +323,26 @@ impl ProducerConfig {
     }
 }
 
-/// The user name and password of a Plain or Scram login module line.
-fn parse_jaas(value: &str) -> Result<(String, String), &'static str> {
+/// What a JAAS login module line gives librdkafka.
+#[derive(Debug, PartialEq, Eq)]
+enum Jaas {
+    /// PlainLoginModule, ScramLoginModule.
+    Password { user: String, password: String },
+    /// Krb5LoginModule: a keytab (`useKeyTab=true keyTab=...`) or the ticket cache
+    /// (`useTicketCache=true`, the user's own kinit), the client's principal, and the broker's
+    /// service name when the line gives it.
+    Kerberos {
+        keytab: Option<String>,
+        principal: Option<String>,
+        service: Option<String>,
+    },
+}
+
+/// A login module line: the module, then `name=value` pairs (values quoted or not), then `;`.
+fn parse_jaas(value: &str) -> Result<Jaas, &'static str> {
     let v = value.trim();
     let module = v.split_whitespace().next().unwrap_or("");
-    if !(module.ends_with("PlainLoginModule") || module.ends_with("ScramLoginModule")) {
-        return Err("only the PlainLoginModule and ScramLoginModule login modules are supported");
-    }
-    let mut user = None;
-    let mut password = None;
+    let mut pairs = BTreeMap::new();
     let mut rest = &v[module.len()..];
     while let Some(eq) = rest.find('=') {
         let name = rest[..eq].split_whitespace().last().unwrap_or("");
@@ -328,17 +358,47 @@ fn parse_jaas(value: &str) -> Result<(String, String), &'static str> {
                 .unwrap_or(after.len());
             (&after[..end], &after[end..])
         };
-        match name {
-            "username" => user = Some(val.to_string()),
-            "password" => password = Some(val.to_string()),
-            _ => {}
-        }
+        pairs.insert(name, val.to_string());
         rest = remaining;
     }
-    match (user, password) {
-        (Some(u), Some(p)) => Ok((u, p)),
-        _ => Err("the login module line needs username=\"...\" and password=\"...\""),
+    if module.ends_with("PlainLoginModule") || module.ends_with("ScramLoginModule") {
+        return match (pairs.remove("username"), pairs.remove("password")) {
+            (Some(user), Some(password)) => Ok(Jaas::Password { user, password }),
+            _ => Err("the login module line needs username=\"...\" and password=\"...\""),
+        };
     }
+    if module.ends_with("Krb5LoginModule") {
+        let yes = |name: &str| {
+            pairs
+                .get(name)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        };
+        let (use_keytab, use_cache) = (yes("useKeyTab"), yes("useTicketCache"));
+        let principal = pairs.remove("principal").filter(|p| !p.is_empty());
+        let service = pairs.remove("serviceName").filter(|p| !p.is_empty());
+        if use_keytab {
+            let Some(keytab) = pairs.remove("keyTab").filter(|k| !k.is_empty()) else {
+                return Err("useKeyTab=true needs keyTab=\"/path/to/the.keytab\"");
+            };
+            if principal.is_none() {
+                return Err("useKeyTab=true needs principal=\"name@REALM\", the principal whose keys the keytab holds");
+            }
+            return Ok(Jaas::Kerberos {
+                keytab: Some(keytab),
+                principal,
+                service,
+            });
+        }
+        if use_cache {
+            return Ok(Jaas::Kerberos {
+                keytab: None,
+                principal,
+                service,
+            });
+        }
+        return Err("the Krb5LoginModule line needs useKeyTab=true with keyTab=\"...\" and principal=\"...\", or useTicketCache=true (a ticket from your own kinit)");
+    }
+    Err("only the PlainLoginModule, ScramLoginModule and Krb5LoginModule login modules are supported")
 }
 
 #[cfg(test)]
@@ -389,10 +449,65 @@ mod tests {
         assert_eq!(c.get("sasl.password"), Some("pw"));
         let e = cfg(&[(
             "kafka.sasl.jaas.config",
-            "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;",
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
         )])
         .unwrap_err();
         assert!(e.to_string().contains("kafka.sasl.jaas.config"), "{e}");
+        assert!(e.to_string().contains("Krb5LoginModule"), "{e}");
+    }
+
+    #[test]
+    fn krb5_lines_give_keytab_and_principal_or_the_ticket_cache() {
+        let c = cfg(&[
+            ("kafka.security.protocol", "SASL_PLAINTEXT"),
+            ("kafka.sasl.mechanism", "GSSAPI"),
+            ("kafka.sasl.kerberos.service.name", "kafka"),
+            (
+                "kafka.sasl.jaas.config",
+                r#"com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab="/etc/sec/svc one.keytab" principal="svc/host@EXAMPLE.COM";"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.get("sasl.mechanisms"), Some("GSSAPI"));
+        assert_eq!(c.get("sasl.kerberos.service.name"), Some("kafka"));
+        assert_eq!(
+            c.get("sasl.kerberos.keytab"),
+            Some("/etc/sec/svc one.keytab")
+        );
+        assert_eq!(
+            c.get("sasl.kerberos.principal"),
+            Some("svc/host@EXAMPLE.COM")
+        );
+        assert_eq!(c.get("sasl.kerberos.min.time.before.relogin"), None);
+        assert_eq!(c.get("sasl.username"), None);
+        assert_eq!(
+            c.origin_of("sasl.kerberos.keytab"),
+            "kafka.sasl.jaas.config"
+        );
+
+        // The ticket cache: librdkafka runs no kinit; serviceName as Kafka's Java client reads it.
+        let c = cfg(&[(
+            "kafka.sasl.jaas.config",
+            r#"com.sun.security.auth.module.Krb5LoginModule required useTicketCache=true serviceName="kafka-svc";"#,
+        )])
+        .unwrap();
+        assert_eq!(c.get("sasl.kerberos.keytab"), None);
+        assert_eq!(c.get("sasl.kerberos.min.time.before.relogin"), Some("0"));
+        assert_eq!(c.get("sasl.kerberos.service.name"), Some("kafka-svc"));
+
+        for (line, says) in [
+            ("useKeyTab=true principal=\"a@B\";", "needs keyTab="),
+            ("useKeyTab=true keyTab=\"/k.keytab\";", "needs principal="),
+            ("principal=\"a@B\";", "useTicketCache=true"),
+        ] {
+            let e = cfg(&[(
+                "kafka.sasl.jaas.config",
+                &format!("com.sun.security.auth.module.Krb5LoginModule required {line}"),
+            )])
+            .unwrap_err();
+            assert!(e.to_string().contains("kafka.sasl.jaas.config"), "{e}");
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
     }
 
     #[test]

@@ -95,10 +95,13 @@ impl KafkaSink {
             .map_err(|e| KafkaError::Unreachable {
                 brokers: cfg.brokers.clone(),
                 waited: cfg.connect_timeout,
-                detail: certificate_hint(
-                    self.accounting
-                        .last_client_error()
-                        .unwrap_or_else(|| e.to_string()),
+                detail: kerberos_hint(
+                    certificate_hint(
+                        self.accounting
+                            .last_client_error()
+                            .unwrap_or_else(|| e.to_string()),
+                    ),
+                    self.accounting.kerberos_refresh_error(),
                 ),
             })?;
         let topic = metadata
@@ -286,6 +289,28 @@ fn certificate_hint(detail: String) -> String {
     }
 }
 
+/// A GSSAPI failure says only that no Kerberos credentials were available: the ticket command's
+/// failure before it (librdkafka runs kinit with the keytab and principal) is named with it.
+fn kerberos_hint(detail: String, refresh: Option<String>) -> String {
+    match refresh {
+        // sh's "not found".
+        Some(r) if r.ends_with("exited with code 127") => format!(
+            "{detail} (no Kerberos ticket: {r}: kinit was not found; install MIT Kerberos' kinit \
+             (Debian: krb5-user) or set sasl.kerberos.kinit.cmd)"
+        ),
+        Some(r) => format!(
+            "{detail} (no Kerberos ticket: {r}; kinit's message above names the cause: the keytab \
+             must hold keys of the principal, and the principal must be known to the KDC that \
+             KRB5_CONFIG names)"
+        ),
+        None if detail.contains("No Kerberos credentials available") => format!(
+            "{detail} (no Kerberos ticket: run kinit first, or give the login line \
+             useKeyTab=true keyTab=\"...\" principal=\"...\")"
+        ),
+        None => detail,
+    }
+}
+
 /// Removes secret values from a text (librdkafka may echo a value back).
 pub fn redact_values(cfg: &ProducerConfig, text: &str) -> String {
     let mut out = text.to_string();
@@ -293,4 +318,28 @@ pub fn redact_values(cfg: &ProducerConfig, text: &str) -> String {
         out = out.replace(v, "<redacted>");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_kerberos_ticket_command_is_named_with_the_gssapi_failure() {
+        let gss = "GSSAPI Error: No credentials were supplied (No Kerberos credentials available)";
+        let refresh =
+            r#"Kerberos ticket refresh failed: kinit -t "/k.keytab" -k a@B: exited with code 1"#;
+        let text = kerberos_hint(gss.into(), Some(refresh.into()));
+        assert!(text.starts_with(gss), "{text}");
+        assert!(text.contains(refresh), "{text}");
+        assert!(
+            text.contains("keytab must hold keys of the principal"),
+            "{text}"
+        );
+        let text = kerberos_hint(gss.into(), Some("kinit: exited with code 127".into()));
+        assert!(text.contains("kinit was not found"), "{text}");
+        let text = kerberos_hint(gss.into(), None);
+        assert!(text.contains("run kinit first"), "{text}");
+        assert_eq!(kerberos_hint("refused".into(), None), "refused");
+    }
 }

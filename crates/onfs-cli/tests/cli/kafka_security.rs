@@ -1,8 +1,9 @@
-//! Against the real test broker's TLS and SASL_SSL listeners: Spark options as users paste them
-//! (JKS, PKCS12 and PEM stores with passwords, SCRAM), the reference case byte for byte, and every
-//! wrong certificate, host, password or credential named without a secret in any output.
+//! Against the real test broker's TLS, SASL_SSL and Kerberos listeners: Spark options as users
+//! paste them (JKS, PKCS12 and PEM stores with passwords, SCRAM, Krb5LoginModule keytabs), the
+//! reference case byte for byte, and every wrong certificate, host, password or credential named
+//! without a secret in any output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
@@ -78,9 +79,19 @@ fn error_text(run: &Run) -> String {
 
 /// Sends the reference case and checks it arrived whole.
 fn round_trip(brokers: &str, prefix: &str, pairs: &[(&str, &str)]) -> String {
+    round_trip_env(brokers, prefix, pairs, &[])
+}
+
+/// [`round_trip`] with environment variables.
+fn round_trip_env(
+    brokers: &str,
+    prefix: &str,
+    pairs: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> String {
     let topic = unique_topic(prefix);
     create_topic(&broker().bootstrap, &topic, 1);
-    let run = send(brokers, &topic, pairs, &[]);
+    let run = send(brokers, &topic, pairs, env);
     assert_eq!(run.code, 0, "{prefix}: {}", run.stderr);
     assert!(
         run.stderr.contains("8 delivered, 0 failed"),
@@ -381,5 +392,159 @@ fn wrong_store_passwords_name_the_store_and_exit_2_without_the_password() {
         assert!(error.contains(&path), "{error}");
         assert!(error.contains(says), "{says}: {error}");
         assert_no_secret(&run, &[wrong]);
+    }
+}
+
+/// What a Kerberos client needs around it: kinit on PATH (librdkafka runs it), the realm's
+/// krb5.conf, and a ticket cache of its own.
+struct KerberosEnv {
+    path: String,
+    krb5_config: String,
+    ccache: String,
+    _dir: tempfile::TempDir,
+}
+
+impl KerberosEnv {
+    fn new() -> KerberosEnv {
+        let k = broker().kerberos();
+        let dir = tempfile::tempdir().unwrap();
+        KerberosEnv {
+            path: format!(
+                "{}:{}",
+                p(&k.bin),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+            krb5_config: p(&k.krb5_config).to_string(),
+            ccache: format!("FILE:{}", p(&dir.path().join("ccache"))),
+            _dir: dir,
+        }
+    }
+
+    fn vars(&self) -> [(&str, &str); 3] {
+        [
+            ("PATH", self.path.as_str()),
+            ("KRB5_CONFIG", self.krb5_config.as_str()),
+            ("KRB5CCNAME", self.ccache.as_str()),
+        ]
+    }
+}
+
+fn krb5_jaas(keytab: &Path, principal: &str) -> String {
+    format!(
+        r#"com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab="{}" principal="{principal}";"#,
+        p(keytab)
+    )
+}
+
+/// The keytabs' bytes, as text that would show them in an output (hex).
+fn assert_no_keytab(run: &Run) {
+    let k = broker().kerberos();
+    let all = run.all_output().to_lowercase();
+    for keytab in [&k.keytab, &k.other_keytab] {
+        let bytes = std::fs::read(keytab).unwrap();
+        // The last 32 bytes hold key material (an AES-256 key ends each entry).
+        let hex: String = bytes[bytes.len() - 32..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!all.contains(&hex), "a keytab's key leaked into the output");
+    }
+}
+
+#[test]
+fn kerberos_round_trips_with_a_keytab_in_spark_and_librdkafka_form_and_reads_back() {
+    let b = broker();
+    let k = b.kerberos();
+    let env = KerberosEnv::new();
+    let jaas = krb5_jaas(&k.keytab, &k.principal);
+    let spark = [
+        ("kafka.security.protocol", "SASL_PLAINTEXT"),
+        ("kafka.sasl.mechanism", "GSSAPI"),
+        ("kafka.sasl.kerberos.service.name", "kafka"),
+        ("kafka.sasl.jaas.config", jaas.as_str()),
+    ];
+    let topic = round_trip_env(&k.bootstrap, "kerberos-spark", &spark, &env.vars());
+
+    // librdkafka's own names, with a fresh ticket cache.
+    let fresh = KerberosEnv::new();
+    let own = [
+        ("security.protocol", "sasl_plaintext"),
+        ("sasl.mechanisms", "GSSAPI"),
+        ("sasl.kerberos.keytab", p(&k.keytab)),
+        ("sasl.kerberos.principal", k.principal.as_str()),
+    ];
+    round_trip_env(&k.bootstrap, "kerberos-librdkafka", &own, &fresh.vars());
+
+    // The consumer takes the same options: inspect reads the topic back over Kerberos.
+    let mut args = vec![
+        "inspect".to_string(),
+        format!("kafka://{}/{topic}", k.bootstrap),
+    ];
+    args.extend(options(&spark));
+    let run = onfs_env(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env.vars(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout == reference_lines(), "inspect over Kerberos");
+    assert_no_secret(&run, &[]);
+    assert_no_keytab(&run);
+}
+
+#[test]
+fn kerberos_wrong_keytab_principal_or_service_is_named_without_a_secret() {
+    let b = broker();
+    let k = b.kerberos();
+    let other = krb5_jaas(&k.other_keytab, &k.principal);
+    let nobody = krb5_jaas(&k.keytab, "nobody@ONFS.TEST");
+    let right = krb5_jaas(&k.keytab, &k.principal);
+    // The login line, the service name, what the output must say.
+    let cases = [
+        (
+            other.as_str(),
+            "kafka",
+            "Keytab contains no suitable keys for onfs@ONFS.TEST",
+        ),
+        (
+            nobody.as_str(),
+            "kafka",
+            "Keytab contains no suitable keys for nobody@ONFS.TEST",
+        ),
+        (
+            right.as_str(),
+            "kafka-other",
+            "Server kafka-other/127.0.0.1@ONFS.TEST not found in Kerberos database",
+        ),
+    ];
+    for (jaas, service, says) in cases {
+        let env = KerberosEnv::new();
+        let topic = unique_topic("kerberos-wrong");
+        create_topic(&b.bootstrap, &topic, 1);
+        let pairs = [
+            ("kafka.security.protocol", "SASL_PLAINTEXT"),
+            ("kafka.sasl.mechanism", "GSSAPI"),
+            ("kafka.sasl.kerberos.service.name", service),
+            ("kafka.sasl.jaas.config", jaas),
+        ];
+        let run = send(&k.bootstrap, &topic, &pairs, &env.vars());
+        assert_eq!(run.code, 1, "{says}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+        let error = error_text(&run);
+        assert!(error.contains(&k.bootstrap), "{error}");
+        assert!(error.contains("GSSAPI"), "{error}");
+        if service == "kafka" {
+            // kinit's failure, which librdkafka reports apart, is named in the error itself.
+            assert!(error.contains("no Kerberos ticket: "), "{error}");
+            assert!(error.contains("kinit"), "{error}");
+        } else {
+            assert!(error.contains(says), "{says}: {error}");
+        }
+        assert!(
+            run.stderr.contains("sent: 0 messages delivered"),
+            "{}",
+            run.stderr
+        );
+        assert!(read_topic(&b.bootstrap, &topic).is_empty(), "nothing sent");
+        assert_no_keytab(&run);
     }
 }

@@ -140,6 +140,35 @@ pub struct Broker {
     pub tls_dir: PathBuf,
     pub tls_password: String,
     pub tls_key_password: String,
+    /// The Kerberos listener and its realm, when the broker script could set up a KDC.
+    pub kerberos: Option<Kerberos>,
+}
+
+/// SASL_PLAINTEXT with GSSAPI against the test KDC (realm ONFS.TEST, on 127.0.0.1).
+pub struct Kerberos {
+    pub bootstrap: String,
+    /// The client's principal and its keytab.
+    pub principal: String,
+    pub keytab: PathBuf,
+    /// The keytab of another principal.
+    pub other_keytab: PathBuf,
+    /// The realm's krb5.conf (KRB5_CONFIG).
+    pub krb5_config: PathBuf,
+    /// A folder holding kinit, for PATH.
+    pub bin: PathBuf,
+}
+
+impl Broker {
+    /// The Kerberos listener; a test needing it fails, naming why, when the broker has none.
+    pub fn kerberos(&self) -> &Kerberos {
+        self.kerberos.as_ref().unwrap_or_else(|| {
+            panic!(
+                "the test broker has no Kerberos listener (ONFS_KAFKA_KERBEROS_BOOTSTRAP is not \
+                 set): scripts/kerberos.sh could not unpack MIT Kerberos (see \
+                 <state dir>/kerberos-tools.log), or ONFS_KAFKA_KERBEROS=off"
+            )
+        })
+    }
 }
 
 pub fn broker() -> &'static Broker {
@@ -169,6 +198,16 @@ pub fn broker() -> &'static Broker {
             tls_dir: PathBuf::from(get("ONFS_KAFKA_TLS_DIR")),
             tls_password: get("ONFS_KAFKA_TLS_PASSWORD"),
             tls_key_password: get("ONFS_KAFKA_TLS_KEY_PASSWORD"),
+            kerberos: env
+                .contains_key("ONFS_KAFKA_KERBEROS_BOOTSTRAP")
+                .then(|| Kerberos {
+                    bootstrap: get("ONFS_KAFKA_KERBEROS_BOOTSTRAP"),
+                    principal: get("ONFS_KAFKA_KERBEROS_PRINCIPAL"),
+                    keytab: PathBuf::from(get("ONFS_KAFKA_KERBEROS_KEYTAB")),
+                    other_keytab: PathBuf::from(get("ONFS_KAFKA_KERBEROS_OTHER_KEYTAB")),
+                    krb5_config: PathBuf::from(get("ONFS_KAFKA_KRB5_CONFIG")),
+                    bin: PathBuf::from(get("ONFS_KAFKA_KERBEROS_BIN")),
+                }),
         }
     })
 }
@@ -180,7 +219,9 @@ pub fn broker_script(cmd: &str, state: Option<&Path>) -> std::collections::HashM
         .arg(cmd)
         .env("ONFS_KAFKA_AUTO_CREATE", "false");
     if let Some(dir) = state {
-        c.env("ONFS_KAFKA_DIR", dir);
+        // A test's own broker (crash and restart tests) needs no Kerberos listener and no KDC.
+        c.env("ONFS_KAFKA_DIR", dir)
+            .env("ONFS_KAFKA_KERBEROS", "off");
     }
     let out = c.output().expect("run the broker script");
     assert!(
