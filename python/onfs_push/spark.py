@@ -17,6 +17,7 @@ onfs-push class and message.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
@@ -30,6 +31,8 @@ from .sources import read_features  # noqa: F401  (re-exported: the original's e
 __all__ = ["OnlineFeatureStorePyClient", "push", "read_features", "DeliveryError"]
 
 _ENGINES = ("auto", "spark", "native")
+
+_log = logging.getLogger("onfs_push")
 
 _REPORT_FIELDS = [
     ("messages", pa.int64()),
@@ -226,6 +229,27 @@ def _check_encoding(df) -> bool:
     return True
 
 
+def _choose_engine(kafka_bootstrap_servers: str, kafka_topic: str, additional_options,
+                   connect_timeout: float):
+    """`write_protobuf_df_to_kafka`'s `engine="auto"`: the native producer (every message
+    acknowledged and counted) when every option translates to it and the brokers answer; Spark's
+    sink for an option only it takes. Logs the choice. Returns the engine and, for Spark's sink,
+    the native producer's objection."""
+    bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
+    try:
+        KafkaSink(bootstrap, topic, options, connect_timeout).finish()
+    except UsageError as e:
+        option = getattr(e, "option", None)
+        if option is None:
+            raise
+        _log.info("write_protobuf_df_to_kafka: engine spark (Spark's Kafka sink): the native producer "
+                  "does not take %s: %s", option, e)
+        return "spark", str(e)
+    _log.info("write_protobuf_df_to_kafka: engine native (each executor's producer, every message "
+              "acknowledged and counted): every option translates; engine=\"spark\" chooses Spark's sink")
+    return "native", None
+
+
 def _check_columns(df, plan: Plan):
     missing = [c for c in plan.input_columns() if c not in df.columns]
     if missing:
@@ -348,8 +372,9 @@ class OnlineFeatureStorePyClient:
         `engine="spark"`: Spark's Kafka sink, as the original (needs the connector on the
         classpath; returns None). `engine="native"`: the Rust producer in each executor: every
         message acknowledged and counted; returns the counts and raises `DeliveryError` if any
-        message was not delivered. `"auto"` (default): Spark's sink when the connector is there,
-        else native. With `check_first`, a DataFrame straight from
+        message was not delivered. `"auto"` (default): native whenever every option translates
+        to it, else Spark's sink (an option only Spark's Kafka producer takes, such as
+        `kafka.partitioner.class`); the log (logger `onfs_push`) says which engine runs and why. With `check_first`, a DataFrame straight from
         `generate_df_with_protobuf_messages` is encoded once without sending (on either engine),
         so bad data fails before anything is produced, as `EncodeError` / `StoreError` with the
         executor's message; any other message DataFrame is computed once (native engine only),
@@ -360,15 +385,22 @@ class OnlineFeatureStorePyClient:
             raise UsageError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
         if kafka_num_batches < 1:
             raise UsageError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+        spark_only = None
+        if engine == "auto":
+            engine, spark_only = _choose_engine(kafka_bootstrap_servers, kafka_topic, additional_options,
+                                                connect_timeout)
         if check_first and _check_encoding(df):
             check_first = False
-        if engine in ("auto", "spark"):
+        if engine == "spark":
             try:
                 return self._write_with_spark(df, kafka_bootstrap_servers, kafka_topic, additional_options,
                                               kafka_num_batches)
             except Exception as e:
-                if engine == "spark" or not _is_missing_kafka_source(e):
-                    raise
+                if spark_only is not None and _is_missing_kafka_source(e):
+                    raise UsageError(f"{spark_only}; only Spark's Kafka sink takes it, and its connector "
+                                     "(spark-sql-kafka) is not on the classpath: add it, or leave the option "
+                                     "out for the native producer") from e
+                raise
         return self._write_native(df, kafka_bootstrap_servers, kafka_topic, additional_options,
                                   kafka_num_batches, check_first, connect_timeout)
 

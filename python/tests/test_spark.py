@@ -101,6 +101,32 @@ def test_spark_sink_path_with_the_connector(session, metadata_server, kafka_boot
     assert got == collections.Counter(local_values("all-types-fgs", 3, fgs))
 
 
+def test_auto_engine_is_native_unless_an_option_only_spark_takes(session, metadata_server, kafka_bootstrap,
+                                                                  topic, caplog):
+    # The connector is on this session's classpath: the default engine still sends natively
+    # (counts come back) when every option translates, and says so.
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    proto_df = client.generate_df_with_protobuf_messages(df, intra_batch_size=7, **KEEP)
+    name = topic(1)
+    with caplog.at_level("INFO", logger="onfs_push"):
+        report = client.write_protobuf_df_to_kafka(proto_df, kafka_bootstrap, name, {"kafka.acks": "all"})
+    assert report["delivered"] == 8 and report["delivered_rows"] == 50 and report["failed"] == 0
+    assert "engine native" in caplog.text and "every option translates" in caplog.text
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 7))
+    # An option only Spark's Kafka producer takes: Spark's sink, named in the log.
+    caplog.clear()
+    name = topic(1)
+    options = {"kafka.partitioner.class": "org.apache.kafka.clients.producer.RoundRobinPartitioner"}
+    with caplog.at_level("INFO", logger="onfs_push"):
+        assert client.write_protobuf_df_to_kafka(proto_df, kafka_bootstrap, name, options) is None
+    assert "engine spark" in caplog.text and "kafka.partitioner.class" in caplog.text
+    got = collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name))
+    assert got == collections.Counter(local_values("all-types", 7))
+
+
 def test_bad_data_fails_before_anything_is_sent(session, metadata_server, kafka_bootstrap, topic):
     import pyspark.sql.functions as F
 

@@ -155,7 +155,15 @@ pub fn kafka(e: onfs_kafka::KafkaError) -> PyErr {
             "{} must be {expected}, not {value}",
             keyword(setting)
         )),
-        E::Option { .. } | E::Store { .. } | E::TopicName { .. } => usage(e.to_string()),
+        E::Option { ref option, .. } => {
+            // The option's name as given, for the callers that choose an engine by it.
+            let err = usage(e.to_string());
+            let option = option.clone();
+            Python::attach(|py| err.value(py).setattr("option", option))
+                .map(|()| err)
+                .unwrap_or_else(|set| set)
+        }
+        E::Store { .. } | E::TopicName { .. } => usage(e.to_string()),
         E::Round { index, count } => usage(format!(
             "round_index must be in 0..rounds and rounds at least 1, not {index} of {count}"
         )),

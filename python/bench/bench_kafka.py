@@ -1,0 +1,130 @@
+"""Parquet -> Kafka end to end on the same rows, in one run: the original client in PySpark
+local[2] with Spark's Kafka connector, onfs_push's drop-in API (default engine, and
+engine="spark"), onfs_push's `push`, and the binary (`onfs-push encode --kafka-brokers`).
+
+    python bench_kafka.py DATA_DIR BOOTSTRAP --binary PATH --jars JARS [--runs 3] [--original-runs 1]
+
+DATA_DIR holds `features.parquet` and `metadata.json` (scripts/bench-spark-kafka.sh writes them and
+starts the broker). Each run reads the Parquet file, encodes with batch 20 and produces with
+acks=all to a new topic of 2 partitions; the rows on the topic are counted after each run. One
+warm-up run of each Spark path is not counted. Prints each run, medians, rows/s and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_generate import serve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def new_topic(name: str) -> str:
+    subprocess.run([str(ROOT / "scripts/kafka-test-broker.sh"), "topic", name, "2"], check=True,
+                   capture_output=True)
+    return name
+
+
+def rows_on(binary: str, bootstrap: str, topic: str) -> int:
+    """Rows on the topic, each message decoded by `onfs-push inspect`."""
+    out = subprocess.run([binary, "inspect", f"kafka://{bootstrap}/{topic}", "--format", "json"], check=True,
+                         capture_output=True, text=True).stdout
+    return sum(len(json.loads(line)["query"]["data"]) for line in out.splitlines() if line.strip())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir", type=Path)
+    ap.add_argument("bootstrap")
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--jars", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--original-runs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=20)
+    args = ap.parse_args()
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+    from spark_feature_push_client import OnlineFeatureStorePyClient as Original
+
+    from onfs_push.spark import OnlineFeatureStorePyClient as Ours
+
+    data = args.data_dir / "features.parquet"
+    meta = json.loads((args.data_dir / "metadata.json").read_text())
+    # The original renames URL sources only for gs:// (same table part: `features`).
+    for entry in meta["data"]:
+        entry["storage-provider"] = "PARQUET_GCS"
+        for base in entry["base-path"]:
+            base["source-base-path"] = "gs://bucket/features/"
+    url = serve(json.dumps(meta).encode())
+
+    spark = (SparkSession.builder.master("local[2]").appName("onfs-push-bench-kafka")
+             .config("spark.ui.enabled", "false").config("spark.driver.memory", "4g")
+             .config("spark.jars", args.jars).getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    rows = spark.read.parquet(str(data)).count()
+    acks = {"kafka.acks": "all"}
+    ours, original = Ours(url, "bench", "token"), Original(url, "bench", "token")
+    print(f"{rows} rows, local[2], intra_batch_size={args.batch}, acks=all, topics of 2 partitions")
+
+    def drop_in(client, **kw):
+        def run(topic):
+            df = spark.read.parquet(str(data))
+            msgs = client.generate_df_with_protobuf_messages(df, intra_batch_size=args.batch)
+            client.write_protobuf_df_to_kafka(msgs, args.bootstrap, topic, dict(acks), **kw)
+        return run
+
+    def push(topic):
+        ours.push(spark.read.parquet(str(data)), args.bootstrap, topic, dict(acks), intra_batch_size=args.batch)
+
+    def binary(topic):
+        subprocess.run([args.binary, "encode", "--quiet", "--metadata-file", str(args.data_dir / "metadata.json"),
+                        "--input", str(data), "--batch-size", str(args.batch), "--kafka-brokers", args.bootstrap,
+                        "--topic", topic, "--kafka-option", "kafka.acks=all"], check=True)
+
+    paths = [
+        ("original (Spark's Kafka sink)", drop_in(original), args.original_runs),
+        ("onfs_push drop-in, default engine", drop_in(ours), args.runs),
+        ("onfs_push drop-in, engine=\"spark\"", drop_in(ours, engine="spark"), args.runs),
+        ("onfs_push push(...)", push, args.runs),
+        ("onfs-push encode --kafka-brokers", binary, args.runs),
+    ]
+    medians = {}
+    n = 0
+    for name, run, runs in paths:
+        times = []
+        for i in range(runs + 1):
+            n += 1
+            topic = new_topic(f"bench-{n}")
+            start = time.perf_counter()
+            run(topic)
+            t = time.perf_counter() - start
+            landed = rows_on(args.binary, args.bootstrap, topic)
+            assert landed == rows, f"{name}: {landed} of {rows} rows on the topic"
+            if i == 0:
+                print(f"{name}: warm-up {t:.2f}s (not counted)", flush=True)
+                continue
+            times.append(t)
+            print(f"{name}: run {i}: {t:.2f}s = {rows / t:,.0f} rows/s", flush=True)
+        medians[name] = statistics.median(times)
+
+    base = medians[paths[0][0]]
+    binary_t = medians[paths[-1][0]]
+    print(f"{'path':<40} {'median s':>9} {'rows/s':>10} {'vs original':>12} {'vs binary':>10}")
+    for name, t in medians.items():
+        print(f"{name:<40} {t:>9.2f} {rows / t:>10,.0f} {base / t:>11.1f}x {t / binary_t:>9.2f}x")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
