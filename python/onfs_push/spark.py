@@ -374,7 +374,9 @@ class OnlineFeatureStorePyClient:
         message acknowledged and counted; returns the counts and raises `DeliveryError` if any
         message was not delivered. `"auto"` (default): native whenever every option translates
         to it, else Spark's sink (an option only Spark's Kafka producer takes, such as
-        `kafka.partitioner.class`); the log (logger `onfs_push`) says which engine runs and why. With `check_first`, a DataFrame straight from
+        `kafka.partitioner.class`); the log (logger `onfs_push`) says which engine runs and why.
+        Natively, a DataFrame straight from `generate_df_with_protobuf_messages` is encoded and sent
+        in one pass over its source (the same messages, not carried through Spark's rows). With `check_first`, a DataFrame straight from
         `generate_df_with_protobuf_messages` is encoded once without sending (on either engine),
         so bad data fails before anything is produced, as `EncodeError` / `StoreError` with the
         executor's message; any other message DataFrame is computed once (native engine only),
@@ -425,12 +427,21 @@ class OnlineFeatureStorePyClient:
         bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
         # Options and brokers are checked here, before any executor runs.
         KafkaSink(bootstrap, topic, options, connect_timeout).finish()
-        if check_first:
+        # A DataFrame straight from `generate_df_with_protobuf_messages`: its source is encoded
+        # and sent in one pass per round (the same messages, not carried through Spark's rows).
+        encoding = getattr(df, "__dict__", {}).get(_ENCODING)
+        if check_first and encoding is None:
             df.select("value").count()
         total = None
         for i in range(kafka_num_batches):
-            part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
-            send = _send_partitions(bootstrap, topic, options, connect_timeout)
+            if encoding is not None:
+                source, (plan, intra_batch_size, allow_out_of_range, max_message_bytes, store) = encoding
+                part = source
+                send = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                                        max_message_bytes, connect_timeout, i, kafka_num_batches, store)
+            else:
+                part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
+                send = _send_partitions(bootstrap, topic, options, connect_timeout)
             report = _sum_reports(_collect_reports(part, send))
             total = report if total is None else _add(total, report)
             if report["failed"] or report["unsent"]:
