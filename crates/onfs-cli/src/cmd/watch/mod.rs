@@ -116,7 +116,11 @@ pub fn run(args: &WatchArgs, given: &Given<'_>, quiet: bool) -> CliResult<()> {
                     alive.fetch_sub(1, Ordering::SeqCst);
                 })
                 .map(|_| ())
-                .map_err(failed)?;
+                .map_err(|e| {
+                    // The threads already started stop too (else the scope would wait forever).
+                    stop.store(true, Ordering::SeqCst);
+                    failed(e)
+                })?;
         }
         while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
