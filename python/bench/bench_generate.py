@@ -38,6 +38,17 @@ def serve(body: bytes) -> str:
     return f"http://127.0.0.1:{server.server_port}/api/v1/orion/get-source-mapping"
 
 
+def serve_metadata(data_dir: Path) -> str:
+    """Serves DATA_DIR/metadata.json as the metadata service, its sources named as gs:// URLs
+    (the original renames URL sources only for gs://; same table part: `features`)."""
+    meta = json.loads((data_dir / "metadata.json").read_text())
+    for entry in meta["data"]:
+        entry["storage-provider"] = "PARQUET_GCS"
+        for base in entry["base-path"]:
+            base["source-base-path"] = "gs://bucket/features/"
+    return serve(json.dumps(meta).encode())
+
+
 def timed(df) -> float:
     start = time.perf_counter()
     df.write.format("noop").mode("overwrite").save()
@@ -59,13 +70,7 @@ def main() -> int:
 
     from onfs_push.spark import OnlineFeatureStorePyClient as Ours
 
-    meta = json.loads((args.data_dir / "metadata.json").read_text())
-    # The original renames URL sources only for gs:// (same table part: `features`).
-    for entry in meta["data"]:
-        entry["storage-provider"] = "PARQUET_GCS"
-        for base in entry["base-path"]:
-            base["source-base-path"] = "gs://bucket/features/"
-    url = serve(json.dumps(meta).encode())
+    url = serve_metadata(args.data_dir)
 
     spark = (SparkSession.builder.master("local[2]").appName("onfs-push-bench")
              .config("spark.ui.enabled", "false").config("spark.driver.memory", "4g").getOrCreate())

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_generate import serve  # noqa: E402
+from bench_generate import serve_metadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,13 +60,7 @@ def main() -> int:
     from onfs_push.spark import OnlineFeatureStorePyClient as Ours
 
     data = args.data_dir / "features.parquet"
-    meta = json.loads((args.data_dir / "metadata.json").read_text())
-    # The original renames URL sources only for gs:// (same table part: `features`).
-    for entry in meta["data"]:
-        entry["storage-provider"] = "PARQUET_GCS"
-        for base in entry["base-path"]:
-            base["source-base-path"] = "gs://bucket/features/"
-    url = serve(json.dumps(meta).encode())
+    url = serve_metadata(args.data_dir)
 
     spark = (SparkSession.builder.master("local[2]").appName("onfs-push-bench-kafka")
              .config("spark.ui.enabled", "false").config("spark.driver.memory", "4g")
