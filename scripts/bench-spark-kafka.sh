@@ -5,12 +5,14 @@
 # and with engine="spark", onfs_push's `push`, and the binary's `encode --kafka-brokers`. Not a
 # test: prints each run, the medians, rows/s and the ratios to the original and to the binary.
 #
-#   scripts/bench-spark-kafka.sh [ROWS] [RUNS] [ORIGINAL_RUNS]     (default 1000000 3 1)
+#   scripts/bench-spark-kafka.sh [ROWS] [RUNS] [ORIGINAL_RUNS] [--only TEXT ...]
+#                                                        (default 1000000 3 1; --only: bench_kafka.py's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${1:-1000000}"
 RUNS="${2:-3}"
 ORIGINAL_RUNS="${3:-1}"
+shift $(( $# < 3 ? $# : 3 ))
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onfs-push/target}"
 scripts/setup.sh
 py="$(scripts/python-env.sh | tail -n 1)"
@@ -28,4 +30,4 @@ source "$ONFS_KAFKA_DIR/env"
 "$CARGO_TARGET_DIR/release/examples/make_sample" "$work/data" "$ROWS" 2>/dev/null
 "$py" python/bench/bench_kafka.py "$work/data" "$ONFS_KAFKA_BOOTSTRAP" \
   --binary "$CARGO_TARGET_DIR/release/onfs-push" --jars "$jars" \
-  --runs "$RUNS" --original-runs "$ORIGINAL_RUNS"
+  --runs "$RUNS" --original-runs "$ORIGINAL_RUNS" "$@"

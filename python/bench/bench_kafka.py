@@ -3,19 +3,22 @@ local[2] with Spark's Kafka connector, onfs_push's drop-in API (default engine, 
 engine="spark"), onfs_push's `push`, and the binary (`onfs-push encode --kafka-brokers`).
 
     python bench_kafka.py DATA_DIR BOOTSTRAP --binary PATH --jars JARS [--runs 3] [--original-runs 1]
+                          [--only TEXT ...]
 
 DATA_DIR holds `features.parquet` and `metadata.json` (scripts/bench-spark-kafka.sh writes them and
 starts the broker). A first row times Spark's floor for any path through Python workers: the file
 read and its rows handed to the workers, nothing encoded or sent. Each run reads the Parquet file, encodes with batch 20 and produces with
 acks=all to a new topic of 2 partitions; the rows on the topic are counted after each run. One
 warm-up run of each Spark path is not counted. Prints each run, medians, rows/s and ratios.
+`--only TEXT` (repeatable) runs the paths whose names hold one of the texts, plus the original and
+the binary, the two every ratio is against.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -35,10 +38,12 @@ def new_topic(name: str) -> str:
 
 
 def rows_on(binary: str, bootstrap: str, topic: str) -> int:
-    """Rows on the topic, each message decoded by `onfs-push inspect`."""
-    out = subprocess.run([binary, "inspect", f"kafka://{bootstrap}/{topic}", "--format", "json"], check=True,
+    """Rows on the topic, every message decoded by `onfs-push inspect` (its summary line)."""
+    out = subprocess.run([binary, "inspect", f"kafka://{bootstrap}/{topic}", "--format", "table"], check=True,
                          capture_output=True, text=True).stdout
-    return sum(len(json.loads(line)["query"]["data"]) for line in out.splitlines() if line.strip())
+    found = re.search(r"^(\d+) messages, (\d+) rows", out, re.M)
+    assert found, f"no summary in onfs-push inspect's output:\n{out}"
+    return int(found.group(2))
 
 
 def main() -> int:
@@ -50,6 +55,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--original-runs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--only", action="append", default=[])
     args = ap.parse_args()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -78,10 +84,10 @@ def main() -> int:
             client.write_protobuf_df_to_kafka(msgs, args.bootstrap, topic, dict(acks), **kw)
         return run
 
-    def push(check_first):
+    def push(**kw):
         def run(topic):
             ours.push(spark.read.parquet(str(data)), args.bootstrap, topic, dict(acks), intra_batch_size=args.batch,
-                      check_first=check_first)
+                      **kw)
         return run
 
     def binary(topic):
@@ -105,10 +111,14 @@ def main() -> int:
         ("original (Spark's Kafka sink)", drop_in(original), args.original_runs),
         ("onfs_push drop-in, default engine", drop_in(ours), args.runs),
         ("onfs_push drop-in, engine=\"spark\"", drop_in(ours, engine="spark"), args.runs),
-        ("onfs_push push(...)", push(True), args.runs),
-        ("onfs_push push(..., check_first=False)", push(False), args.runs),
+        ("onfs_push push(...)", push(), args.runs),
+        ("onfs_push push(..., spool=False)", push(spool=False), args.runs),
+        ("onfs_push push(..., check_first=False)", push(check_first=False), args.runs),
         ("onfs-push encode --kafka-brokers", binary, args.runs),
     ]
+    if args.only:
+        paths = [p for i, p in enumerate(paths)
+                 if i in (1, len(paths) - 1) or any(text in p[0] for text in args.only)]
     medians = {}
     n = 0
     for name, run, runs in paths:

@@ -18,12 +18,18 @@ onfs-push class and message.
 from __future__ import annotations
 
 import logging
+import os
 import re
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from . import MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, check_vector_tallies
+from . import MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, Spooler, check_vector_tallies
 from .errors import DeliveryError, EncodeError, OnfsError, UsageError, error_class
 from .errors import KafkaError, MetadataError, PlanError, StoreError  # noqa: F401  (importable from here, as before)
 from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
@@ -46,8 +52,14 @@ _REPORT_FIELDS = [
     ("unsent_rows", pa.int64()),
     ("encoded_rows", pa.int64()),
     ("dropped_null_key_rows", pa.int64()),
+    # Partitions sent from the spool their check pass wrote (the others were encoded again).
+    ("partitions_from_spool", pa.int64()),
     ("first_error", pa.string()),
     ("vector_tallies", pa.string()),
+    # A check pass that spooled: the partition, the executor's host and its spool file.
+    ("partition", pa.int64()),
+    ("host", pa.string()),
+    ("spool", pa.string()),
     # An `OnfsError` the executor stopped at: its class name and message.
     ("error_class", pa.string()),
     ("error_message", pa.string()),
@@ -92,11 +104,19 @@ def _reporting(body: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatc
 def _collect_reports(df, fn) -> List[Any]:
     """Runs a `_reporting` executor function over `df` and collects its report rows; an error an
     executor reported is raised here as its class of `onfs_push.errors`, with its message."""
-    rows = df.mapInArrow(fn, _spark_schema(_REPORT_SCHEMA)).collect()
+    rows = _collect_report_rows(df, fn)
+    _raise_reported(rows)
+    return rows
+
+
+def _collect_report_rows(df, fn) -> List[Any]:
+    return df.mapInArrow(fn, _spark_schema(_REPORT_SCHEMA)).collect()
+
+
+def _raise_reported(rows) -> None:
     for r in rows:
         if r["error_class"] is not None:
             raise error_class(r["error_class"])(r["error_message"])
-    return rows
 
 
 def _is_missing_kafka_source(e: Exception) -> bool:
@@ -153,9 +173,18 @@ def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connec
 
 
 def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                     max_message_bytes, connect_timeout, round_index, rounds, store):
+                     max_message_bytes, connect_timeout, round_index, rounds, store,
+                     only: Optional[frozenset] = None):
+    """Encodes and sends each partition (with `only`, each of those; the others' rows are not
+    read)."""
+
     @_reporting
     def push(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        if only is not None:
+            from pyspark import TaskContext
+
+            if TaskContext.get().partitionId() not in only:
+                return
         pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                         max_message_bytes, connect_timeout, None, round_index, rounds, **store)
         for batch in batches:
@@ -185,8 +214,196 @@ def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_by
     return count
 
 
+def _send_spools(bootstrap, topic, options, connect_timeout, round_index, rounds, spooled: "_Spooled"):
+    """The sending pass after a spooling check: task p of a one-row-per-task DataFrame (not the
+    source: its rows are not read again) sends partition p's spool when it is on this host, and
+    removes it after the last round. A spool elsewhere is reported missing (`partition`, no
+    `partitions_from_spool`), for the driver to encode that partition again."""
+
+    @_reporting
+    def send(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        for _ in batches:  # its one row, read so that Spark reuses the worker
+            pass
+        partition = TaskContext.get().partitionId()
+        here = _spool_here(spooled, partition)
+        if here is None:
+            yield _report_batch({"partition": partition})
+            return
+        path, encode = here
+        sink = KafkaSink(bootstrap, topic, options, connect_timeout)
+        sink.send_spool(path, round_index, rounds)
+        report = sink.finish()
+        report.update(encode=encode, partitions_from_spool=1, partition=partition)
+        if round_index == rounds - 1 and not (report["failed"] or report["unsent"]):
+            _remove_quietly(path)
+        yield _report_batch(report)
+
+    return send
+
+
+def _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_message_bytes, store,
+                      streaming, run, spool):
+    """The check pass that encodes once: each partition's messages are encoded, counted and
+    spooled to a file local to its executor, as `Pusher` would make them; nothing is sent. The
+    report row names the partition, the host and the file, for `_push_partitions`."""
+
+    @_reporting
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        partition = ctx.partitionId()
+        root = _spool_root(spool)
+        _sweep_stale_spools(root, run)
+        path = os.path.join(root, run, f"part-{partition:05d}-{ctx.attemptNumber()}.onfsmsg")
+        spooler = Spooler(plan, path, options, intra_batch_size, allow_out_of_range, max_message_bytes,
+                          streaming=streaming, **store)
+        for batch in batches:
+            spooler.encode(batch)
+        stats = spooler.finish()
+        yield _report_batch({"messages": stats["messages"], "rows": stats["rows"], "bytes": stats["bytes"],
+                             "encode": stats, "vector_tallies": spooler.vector_tallies,
+                             "partition": partition, "host": socket.gethostname(), "spool": path})
+
+    return check
+
+
+# --- executor spools ----------------------------------------------------------------------------
+
+#: Per partition, where its check pass spooled it: (host, file, the encoder's counts).
+_Spooled = Dict[int, Tuple[str, str, Dict[str, int]]]
+
+#: A run folder in a spool root older than this was left by a run that could not clean up (a
+#: driver killed, a failure on another host); the next check pass on that executor removes it.
+_STALE_SPOOL_SECONDS = 24 * 3600
+
+_RUN_PREFIX = "onfs-push-run-"
+
+
+def _spool_root(spool: Union[bool, str]) -> str:
+    """Where an executor spools: the folder `spool` names, else the first of Spark's local folders
+    for that executor (`SPARK_LOCAL_DIRS`, YARN's `LOCAL_DIRS`), else the temporary folder."""
+    if isinstance(spool, str):
+        return spool
+    for var in ("SPARK_LOCAL_DIRS", "LOCAL_DIRS"):
+        first = os.environ.get(var, "").split(",")[0].strip()
+        if first:
+            return os.path.join(first, "onfs-push-spool")
+    return os.path.join(tempfile.gettempdir(), "onfs-push-spool")
+
+
+def _sweep_stale_spools(root: str, run: str) -> None:
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    now = time.time()
+    for e in entries:
+        try:
+            stale = now - e.stat(follow_symlinks=False).st_mtime > _STALE_SPOOL_SECONDS
+        except OSError:
+            continue
+        if e.name.startswith(_RUN_PREFIX) and e.name != run and e.is_dir(follow_symlinks=False) and stale:
+            shutil.rmtree(e.path, ignore_errors=True)
+
+
+def _spool_here(spooled: _Spooled, partition: int):
+    """The partition's spool, when the check pass wrote it on this host and it is there: (file,
+    the encoder's counts); else None (the partition is encoded again)."""
+    entry = spooled.get(partition)
+    if entry is None:
+        return None
+    host, path, encode = entry
+    if host != socket.gethostname() or not os.path.isfile(path):
+        return None
+    return path, encode
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    try:
+        os.rmdir(os.path.dirname(path))  # the run's folder, once its last spool is gone
+    except OSError:
+        pass
+
+
+def _spooled_from(rows) -> _Spooled:
+    return {r["partition"]: (r["host"], r["spool"], {"rows": r["encoded_rows"],
+                                                     "dropped_null_key_rows": r["dropped_null_key_rows"]})
+            for r in rows if r["spool"] is not None}
+
+
+def _remove_spools_here(spooled: Optional[_Spooled]) -> None:
+    """The driver's share of the clean-up: the spools on its own host (local mode) that a
+    failed run left. Spools on other hosts go with the next run's sweep there."""
+    host = socket.gethostname()
+    for h, path, _ in (spooled or {}).values():
+        if h == host:
+            _remove_quietly(path)
+
+
+def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dict[str, str], intra_batch_size: int,
+                    allow_out_of_range: bool, max_message_bytes, connect_timeout: float, rounds: int,
+                    store: Dict[str, Any], check_first: bool, spool: Union[bool, str],
+                    streaming_check: bool) -> Dict[str, Any]:
+    """Encodes `source` and produces its messages in `rounds`, with the check pass first when
+    `check_first`: bad data fails before anything is sent. With `spool`, the check pass spools
+    each partition's messages on its executor and the sending pass sends those files (a
+    partition whose spool is not on the host that sends it is encoded again). `streaming_check`:
+    the check fails at a vector of another length than its partition's first (the message
+    DataFrame's rule); else lengths are compared across partitions."""
+    spooled: Optional[_Spooled] = None
+    try:
+        started = time.perf_counter()
+        if check_first:
+            if spool is False:
+                count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store,
+                                          streaming=streaming_check)
+                rows = _collect_report_rows(source, count)
+            else:
+                run = f"{_RUN_PREFIX}{uuid.uuid4().hex}"
+                check = _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_message_bytes,
+                                          store, streaming_check, run, spool)
+                rows = _collect_report_rows(source, check)
+                spooled = _spooled_from(rows)
+            _raise_reported(rows)
+            if not streaming_check:
+                check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
+            _log.info("check pass: %d partitions, %d messages encoded%s in %.2fs", len(rows),
+                      sum(r["messages"] or 0 for r in rows), "" if spooled is None else " and spooled",
+                      time.perf_counter() - started)
+            started = time.perf_counter()
+        total = None
+        for i in range(rounds):
+            rows = []
+            only = None
+            if spooled:
+                tasks = source.sparkSession.range(0, max(spooled) + 1, 1, max(spooled) + 1)
+                rows = _collect_reports(tasks, _send_spools(bootstrap, topic, options, connect_timeout, i, rounds,
+                                                            spooled))
+                only = frozenset(r["partition"] for r in rows if not r["partitions_from_spool"])
+            if only is None or only:
+                fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                                      max_message_bytes, connect_timeout, i, rounds, store, only)
+                rows += _collect_reports(source, fn)
+            report = _sum_reports(rows)
+            total = report if total is None else _add(total, report)
+            if report["failed"] or report["unsent"]:
+                raise DeliveryError(total)
+        _log.info("sent %d messages in %.2fs (%d of the partitions from their spool)", total["delivered"],
+                  time.perf_counter() - started, total["partitions_from_spool"])
+        return total
+    finally:
+        _remove_spools_here(spooled)
+
+
 def _sum_reports(rows) -> Dict[str, Any]:
-    total: Dict[str, Any] = {name: 0 for name, t in _REPORT_FIELDS if t != pa.string()}
+    total: Dict[str, Any] = {name: 0 for name, t in _REPORT_FIELDS if t != pa.string() and name != "partition"}
     total["first_error"] = None
     for r in rows:
         d = r.asDict()
@@ -248,6 +465,12 @@ def _choose_engine(kafka_bootstrap_servers: str, kafka_topic: str, additional_op
     _log.info("write_protobuf_df_to_kafka: engine native (each executor's producer, every message "
               "acknowledged and counted): every option translates; engine=\"spark\" chooses Spark's sink")
     return "native", None
+
+
+def _check_spool_arg(spool) -> None:
+    if not (isinstance(spool, bool) or (isinstance(spool, str) and spool)):
+        raise UsageError(f"spool must be True, False or a folder that exists or can be made on every executor, "
+                         f"not {spool!r}")
 
 
 def _check_columns(df, plan: Plan):
@@ -365,7 +588,7 @@ class OnlineFeatureStorePyClient:
     def write_protobuf_df_to_kafka(self, df, kafka_bootstrap_servers: str, kafka_topic: str,
                                    additional_options: dict = {}, kafka_num_batches: int = 1, *,
                                    engine: str = "auto", check_first: bool = True,
-                                   connect_timeout: float = 30.0):
+                                   spool: Union[bool, str] = True, connect_timeout: float = 30.0):
         """Writes a message DataFrame to Kafka, in `kafka_num_batches` rounds (round i: the
         messages whose `intra_batch_id % kafka_num_batches == i`).
 
@@ -375,25 +598,27 @@ class OnlineFeatureStorePyClient:
         message was not delivered. `"auto"` (default): native whenever every option translates
         to it, else Spark's sink (an option only Spark's Kafka producer takes, such as
         `kafka.partitioner.class`); the log (logger `onfs_push`) says which engine runs and why.
-        Natively, a DataFrame straight from `generate_df_with_protobuf_messages` is encoded and sent
-        in one pass over its source (the same messages, not carried through Spark's rows). With `check_first`, a DataFrame straight from
-        `generate_df_with_protobuf_messages` is encoded once without sending (on either engine),
+        Natively, a DataFrame straight from `generate_df_with_protobuf_messages` is encoded and
+        sent from its source (the same messages, not carried through Spark's rows). With
+        `check_first`, such a DataFrame is encoded before anything is sent (on either engine),
         so bad data fails before anything is produced, as `EncodeError` / `StoreError` with the
-        executor's message; any other message DataFrame is computed once (native engine only),
-        its errors then Spark's own exception. Errors while sending natively come back as their
+        executor's message; natively, that pass spools the messages on each executor and they
+        are sent from there (`spool`, as in `push`). Any other message DataFrame is computed
+        once first (native engine only), its errors then Spark's own exception. Errors while sending natively come back as their
         class (`KafkaError` ...); Spark's sink raises its own.
         """
         if engine not in _ENGINES:
             raise UsageError(f"engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
         if kafka_num_batches < 1:
             raise UsageError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+        _check_spool_arg(spool)
         spark_only = None
         if engine == "auto":
             engine, spark_only = _choose_engine(kafka_bootstrap_servers, kafka_topic, additional_options,
                                                 connect_timeout)
-        if check_first and _check_encoding(df):
-            check_first = False
         if engine == "spark":
+            if check_first:
+                _check_encoding(df)
             try:
                 return self._write_with_spark(df, kafka_bootstrap_servers, kafka_topic, additional_options,
                                               kafka_num_batches)
@@ -404,7 +629,7 @@ class OnlineFeatureStorePyClient:
                                      "out for the native producer") from e
                 raise
         return self._write_native(df, kafka_bootstrap_servers, kafka_topic, additional_options,
-                                  kafka_num_batches, check_first, connect_timeout)
+                                  kafka_num_batches, check_first, spool, connect_timeout)
 
     def _write_with_spark(self, df, kafka_bootstrap_servers, kafka_topic, additional_options, kafka_num_batches):
         import pyspark.sql.functions as F
@@ -421,27 +646,27 @@ class OnlineFeatureStorePyClient:
         return None
 
     def _write_native(self, df, kafka_bootstrap_servers, kafka_topic, additional_options, kafka_num_batches,
-                      check_first, connect_timeout):
+                      check_first, spool, connect_timeout):
         import pyspark.sql.functions as F
 
         bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
         # Options and brokers are checked here, before any executor runs.
         KafkaSink(bootstrap, topic, options, connect_timeout).finish()
         # A DataFrame straight from `generate_df_with_protobuf_messages`: its source is encoded
-        # and sent in one pass per round (the same messages, not carried through Spark's rows).
+        # and sent (the same messages, not carried through Spark's rows), the check pass's
+        # encoding spooled and sent as it is.
         encoding = getattr(df, "__dict__", {}).get(_ENCODING)
-        if check_first and encoding is None:
+        if encoding is not None:
+            source, (plan, intra_batch_size, allow_out_of_range, max_message_bytes, store) = encoding
+            return _check_and_push(source, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                                   max_message_bytes, connect_timeout, kafka_num_batches, store, check_first,
+                                   spool, streaming_check=True)
+        if check_first:
             df.select("value").count()
         total = None
         for i in range(kafka_num_batches):
-            if encoding is not None:
-                source, (plan, intra_batch_size, allow_out_of_range, max_message_bytes, store) = encoding
-                part = source
-                send = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                                        max_message_bytes, connect_timeout, i, kafka_num_batches, store)
-            else:
-                part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
-                send = _send_partitions(bootstrap, topic, options, connect_timeout)
+            part = df if kafka_num_batches == 1 else df.filter(F.col("intra_batch_id") % kafka_num_batches == i)
+            send = _send_partitions(bootstrap, topic, options, connect_timeout)
             report = _sum_reports(_collect_reports(part, send))
             total = report if total is None else _add(total, report)
             if report["failed"] or report["unsent"]:
@@ -451,16 +676,27 @@ class OnlineFeatureStorePyClient:
     def push(self, df, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: dict = {},
              intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
              max_message_bytes: Optional[int] = None, check_first: bool = True,
-             connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
+             spool: Union[bool, str] = True, connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
              vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
-        """Encodes and produces in one pass on the executors: the message DataFrame is never
-        made. Returns the counts; raises `DeliveryError` if any message was not delivered,
-        `EncodeError` / `StoreError` for bad data (found before anything is sent, with
-        `check_first`), `KafkaError` when Kafka fails, `UsageError` for bad arguments: each as
-        itself, with the executor's message when an executor raised it."""
+        """Encodes and produces on the executors: the message DataFrame is never made. Returns
+        the counts; raises `DeliveryError` if any message was not delivered, `EncodeError` /
+        `StoreError` for bad data (found before anything is sent, with `check_first`),
+        `KafkaError` when Kafka fails, `UsageError` for bad arguments: each as itself, with the
+        executor's message when an executor raised it.
+
+        `check_first` (default) encodes every partition before anything is sent. With `spool`
+        (default True) that pass writes each partition's messages to a file on its executor
+        (in Spark's local folder, `SPARK_LOCAL_DIRS`, else the temporary folder; a folder name
+        puts them there) and the sending pass sends the files: each row is encoded once, at
+        the cost of disk as large as the messages. The sending pass is one small task per
+        partition, not a read of the source; a partition whose file is not on the host where
+        its task runs (on a cluster, another executor may take it) is then encoded again from
+        its rows, in a pass over those partitions only.
+        `spool=False` encodes twice and writes nothing. Without `check_first`, one pass that
+        encodes and sends."""
         return push(df, self.plan, kafka_bootstrap_servers, kafka_topic, additional_options,
                     intra_batch_size, kafka_num_batches, allow_out_of_range=allow_out_of_range,
-                    max_message_bytes=max_message_bytes, check_first=check_first,
+                    max_message_bytes=max_message_bytes, check_first=check_first, spool=spool,
                     connect_timeout=connect_timeout, vector_lengths=vector_lengths,
                     vector_fit=vector_fit, strict_store=strict_store)
 
@@ -480,45 +716,37 @@ class OnlineFeatureStorePyClient:
 
 
 def _add(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
-    """Two rounds' counts; every round encodes every row, so the encoder's counts are one round's."""
+    """Two rounds' counts; every round encodes (or sends from its spool) every row, so the encoder's
+    counts are one round's."""
     out = dict(a)
     for k, v in b.items():
         if k == "first_error":
             out[k] = out.get(k) or v
-        elif k not in ("encoded_rows", "dropped_null_key_rows"):
+        elif k not in ("encoded_rows", "dropped_null_key_rows", "partitions_from_spool"):
             out[k] = out.get(k, 0) + v
     return out
 
 
 def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additional_options: Optional[dict] = None,
          intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
-         max_message_bytes: Optional[int] = None, check_first: bool = True,
+         max_message_bytes: Optional[int] = None, check_first: bool = True, spool: Union[bool, str] = True,
          connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
          vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
     """Encodes `df` (entity columns + renamed feature columns) with `plan` and produces the
-    messages on the executors in one pass. See `OnlineFeatureStorePyClient.push`. With
+    messages on the executors. See `OnlineFeatureStorePyClient.push` (`check_first`, `spool`). With
     `check_first`, every vector feature's rows must share one length across all partitions
     (`StoreError` before anything is sent); without it, within each executor."""
     if intra_batch_size < 1:
         raise UsageError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
     if kafka_num_batches < 1:
         raise UsageError(f"kafka_num_batches must be at least 1, not {kafka_num_batches}")
+    _check_spool_arg(spool)
     _check_columns(df, plan)
     store = _store_kw(vector_lengths, vector_fit, strict_store)
     Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
     bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
     KafkaSink(bootstrap, topic, options, connect_timeout).finish()
     df = df.select(*plan.input_columns())
-    if check_first:
-        count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store)
-        rows = _collect_reports(df, count)
-        check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
-    total = None
-    for i in range(kafka_num_batches):
-        fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                              max_message_bytes, connect_timeout, i, kafka_num_batches, store)
-        report = _sum_reports(_collect_reports(df, fn))
-        total = report if total is None else _add(total, report)
-        if report["failed"] or report["unsent"]:
-            raise DeliveryError(total)
-    return total
+    return _check_and_push(df, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                           max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
+                           streaming_check=False)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import collections
 import json
 import pickle
+import re
+import struct
+import zlib
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -169,6 +172,61 @@ def test_pusher_rounds_and_missing_topic(kafka_bootstrap, topic):
     # A wrong option is a usage error (a ValueError), not Kafka's.
     with pytest.raises(onfs_push.UsageError, match="kafka.no.such.option"):
         onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.no.such.option": "1"})
+
+
+def read_spool(path):
+    """The records of a spool file, parsed here from the documented framing (docs/message-files.md)."""
+    data = path.read_bytes()
+    assert data[:8] == b"ONFSMSG1"
+    out, at = [], 8
+    while at < len(data):
+        value_len, crc, batch_id, rows, key_len = struct.unpack_from("<IIqIi", data, at)
+        at += 24 + max(key_len, 0)
+        value = data[at:at + value_len]
+        at += value_len
+        assert zlib.crc32(value) == crc and key_len == -1
+        out.append((value, batch_id, rows))
+    return out
+
+
+def test_a_spool_holds_the_messages_and_is_sent_by_round(kafka_bootstrap, topic, tmp_path):
+    name = topic(1)
+    plan = Plan.from_metadata_json(metadata_text("all-types"))
+    table = pq.read_table(case_dir("all-types") / "input.parquet")
+    path = tmp_path / "run" / "part-00000-0.onfsmsg"
+    spooler = onfs_push.Spooler(plan, str(path), {"kafka.acks": "all"}, 7, vector_fit="keep")
+    for b in table.to_batches(max_chunksize=9):
+        spooler.encode(b)
+        assert not path.exists() and path.with_name(path.name + ".part").exists()
+    stats = spooler.finish()
+    assert stats["rows"] == 50 and stats["messages"] == 8 and stats["spool"] == str(path)
+    assert stats["spooled_bytes"] == path.stat().st_size and not path.with_name(path.name + ".part").exists()
+    expected = onfs_push.encode(table, plan, 7, vector_fit="keep")
+    assert [(v, i) for v, i, _ in read_spool(path)] == list(zip(expected.column("value").to_pylist(),
+                                                               expected.column("intra_batch_id").to_pylist()))
+    assert sum(r for _, _, r in read_spool(path)) == 50
+    # Sent round by round, as a Pusher sends: every message once.
+    queued = []
+    for i in range(3):
+        sink = onfs_push.KafkaSink(kafka_bootstrap, name, {"kafka.acks": "all"})
+        queued.append(sink.send_spool(str(path), i, 3))
+        r = sink.finish()
+        assert r["delivered"] == r["messages"] == queued[-1] and r["failed"] == 0
+    assert queued == [3, 3, 2]
+    # A damaged spool is refused, naming the file and the ways round it.
+    data = bytearray(path.read_bytes())
+    data[40] ^= 0xFF
+    path.write_bytes(bytes(data))
+    sink = onfs_push.KafkaSink(kafka_bootstrap, name)
+    with pytest.raises(onfs_push.OnfsError, match=rf"(?s)spool {re.escape(str(path))}: .*checksum.*spool=False"):
+        sink.send_spool(str(path))
+    sink.finish()
+    # A spooler dropped before it finished leaves no file behind.
+    other = tmp_path / "run" / "part-00001-0.onfsmsg"
+    spooler = onfs_push.Spooler(plan, str(other), None, 7, vector_fit="keep")
+    spooler.encode(table.to_batches()[0])
+    del spooler
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [path.name]
 
 
 def test_sasl_password_never_in_errors(kafka_bootstrap, topic):

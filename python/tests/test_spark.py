@@ -127,7 +127,7 @@ def test_auto_engine_is_native_unless_an_option_only_spark_takes(session, metada
     assert got == collections.Counter(local_values("all-types", 7))
 
 
-def test_bad_data_fails_before_anything_is_sent(session, metadata_server, kafka_bootstrap, topic):
+def test_bad_data_fails_before_anything_is_sent(session, metadata_server, kafka_bootstrap, topic, tmp_path):
     import pyspark.sql.functions as F
 
     server = metadata_server("all-types", token=TOKEN)
@@ -137,14 +137,90 @@ def test_bad_data_fails_before_anything_is_sent(session, metadata_server, kafka_
     col = "all_types___fg_int8___f1"
     bad = df.withColumn(col, F.when(F.col("user_id") == F.lit(df.first().user_id), F.lit(1000))
                         .otherwise(F.col(col)).cast("int"))
+    spool = tmp_path / "spool"
     with pytest.raises(EncodeError, match=rf'column "{col}" value 1000 .* outside DataTypeInt8'):
-        client.push(bad, kafka_bootstrap, name, intra_batch_size=7)
+        client.push(bad, kafka_bootstrap, name, intra_batch_size=7, spool=str(spool))
     with pytest.raises(EncodeError, match=col):
         client.write_protobuf_df_to_kafka(client.generate_df_with_protobuf_messages(bad, 7), kafka_bootstrap,
-                                          name, engine="native")
+                                          name, engine="native", spool=str(spool))
     assert read_topic(session, kafka_bootstrap, name) == []
+    # The partition's spool, cut short by the error, is not left behind.
+    assert spool_files(spool) == []
     with pytest.raises(EncodeError, match="is missing from the DataFrame"):
         client.generate_df_with_protobuf_messages(df.drop(col))
+
+
+def spool_files(folder: Path):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def test_the_check_pass_spools_and_the_sending_pass_sends_the_spools(session, metadata_server, kafka_bootstrap,
+                                                                     topic, tmp_path):
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    expected = collections.Counter(local_values("all-types", 7))
+    spool = tmp_path / "spool"
+    # push: encoded once into the spool, sent from it in each of 3 rounds, removed after the last.
+    name = topic(2)
+    report = client.push(df, kafka_bootstrap, name, intra_batch_size=7, kafka_num_batches=3, spool=str(spool),
+                         **KEEP)
+    assert report["partitions_from_spool"] == 1 and report["delivered"] == 8 and report["encoded_rows"] == 50
+    assert collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name)) == expected
+    assert spool.is_dir() and spool_files(spool) == []
+    # The drop-in's native write of a message DataFrame made here: the same.
+    name = topic(1)
+    messages = client.generate_df_with_protobuf_messages(df, intra_batch_size=7, **KEEP)
+    report = client.write_protobuf_df_to_kafka(messages, kafka_bootstrap, name, spool=str(spool))
+    assert report["partitions_from_spool"] == 1 and report["delivered_rows"] == 50
+    assert collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name)) == expected
+    assert spool_files(spool) == []
+    # spool=False: the check encodes, the sending pass encodes again; the same messages.
+    name = topic(1)
+    report = client.push(df, kafka_bootstrap, name, intra_batch_size=7, spool=False, **KEEP)
+    assert report["partitions_from_spool"] == 0 and report["delivered"] == 8
+    assert collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name)) == expected
+    # A spool folder that cannot be made: the check pass says which and what to do; nothing sent.
+    (tmp_path / "a-file").write_text("")
+    name = topic(1)
+    with pytest.raises(onfs_push.OnfsError, match=r"(?s)spool .*a-file/spool.*spool=False"):
+        client.push(df, kafka_bootstrap, name, intra_batch_size=7, spool=str(tmp_path / "a-file" / "spool"), **KEEP)
+    assert read_topic(session, kafka_bootstrap, name) == []
+    with pytest.raises(onfs_push.UsageError, match="spool must be True, False or a folder"):
+        client.push(df, kafka_bootstrap, name, spool="")
+
+
+def test_a_partition_whose_spool_is_not_on_the_sending_host_is_encoded_again(spark, metadata_server,
+                                                                              kafka_bootstrap, topic, tmp_path,
+                                                                              monkeypatch):
+    import onfs_push.spark as spark_api
+
+    # What the driver learns from the check pass is changed before the sending pass: the spools
+    # are said to be on another host, then on this host but gone. Each time every partition is
+    # encoded again from its rows, and every row lands once.
+    server = metadata_server("all-types", token=TOKEN)
+    client = OnlineFeatureStorePyClient(server.url, "job", TOKEN)
+    df = spark.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
+    spooled_from = spark_api._spooled_from
+
+    def elsewhere(rows):
+        return {p: ("another-host.example", path, enc) for p, (_, path, enc) in spooled_from(rows).items()}
+
+    def gone(rows):
+        spooled = spooled_from(rows)
+        for _, path, _ in spooled.values():
+            Path(path).unlink()
+        return spooled
+
+    for change in (elsewhere, gone):
+        monkeypatch.setattr(spark_api, "_spooled_from", change)
+        name = topic(2)
+        report = client.push(df, kafka_bootstrap, name, intra_batch_size=7, kafka_num_batches=2,
+                             spool=str(tmp_path / change.__name__), **KEEP)
+        assert report["partitions_from_spool"] == 0 and report["delivered"] == 8 and report["failed"] == 0
+        assert report["encoded_rows"] == 50 and report["delivered_rows"] == 50
+        got = collections.Counter(v for v, _ in read_topic(spark, kafka_bootstrap, name))
+        assert got == collections.Counter(local_values("all-types", 7))
 
 
 README_SNIPPET = Path(__file__).with_name("original_readme_quick_start.py").read_text()

@@ -5,6 +5,7 @@
 
 pub mod datatype;
 pub mod encode;
+pub mod frame;
 pub mod inspect;
 pub mod metadata;
 pub mod partition;

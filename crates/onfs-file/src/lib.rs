@@ -2,7 +2,8 @@
 //! `inspect`, `--failed-out`).
 
 pub mod encode;
-pub mod frame;
+/// The message file framing, shared with the Python package's executor spools.
+pub use onfs_core::frame;
 pub mod input;
 pub mod messages;
 pub mod ranges;

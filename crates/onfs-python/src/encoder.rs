@@ -122,6 +122,11 @@ pub fn encoder_options(
     })
 }
 
+/// An encoder's vector length counts as JSON, for `check_vector_tallies`.
+pub fn tallies_json(stats: &EncodeStats) -> String {
+    serde_json::to_string(&stats.vectors).expect("tallies serialize")
+}
+
 pub fn stats_dict<'py>(py: Python<'py>, s: &EncodeStats) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("rows_in", s.rows_in)?;
@@ -191,7 +196,7 @@ impl PyEncoder {
     /// The vector length counts so far, as JSON for `check_vector_tallies`.
     #[getter]
     fn vector_tallies(&self) -> String {
-        serde_json::to_string(&self.inner.stats().vectors).expect("tallies serialize")
+        tallies_json(self.inner.stats())
     }
 
     /// Encodes one record batch (anything with `__arrow_c_array__`, e.g. `pyarrow.RecordBatch`);

@@ -178,3 +178,16 @@ pub fn verify(e: onfs_verify::VerifyError) -> PyErr {
         e => StoreReadError::new_err(e.to_string()),
     }
 }
+
+/// An executor spool that cannot be written or read back (a full or unwritable disk, a file
+/// damaged since). `what` names the file and the cause; the ways round it are added.
+pub fn spool(what: impl std::fmt::Display) -> PyErr {
+    OnfsError::new_err(format!(
+        "spool {what}\nhint: spool=\"DIR\" puts the executors' spools on a disk with room (as large as the messages of a partition); spool=False encodes each row twice instead of spooling"
+    ))
+}
+
+/// A spool file's I/O error.
+pub fn spool_io(path: &std::path::Path, e: std::io::Error) -> PyErr {
+    spool(format!("{}: {e}", path.display()))
+}

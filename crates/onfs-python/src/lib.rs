@@ -9,6 +9,7 @@ mod fill;
 mod partition;
 mod plan;
 mod sink;
+mod spool;
 mod verify;
 
 use pyo3::prelude::*;
@@ -20,6 +21,7 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoder::PyEncoder>()?;
     m.add_class::<sink::PyKafkaSink>()?;
     m.add_class::<sink::PyPusher>()?;
+    m.add_class::<spool::PySpooler>()?;
     m.add_class::<fill::PyDefaultFill>()?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
     m.add_function(wrap_pyfunction!(batch::py_message_schema, m)?)?;

@@ -6,7 +6,11 @@
 //! (librdkafka is not fork-safe: never create one before Spark forks its workers).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
 
+use onfs_core::frame::RecordReader;
 use onfs_core::{EncodedMessage, Encoder};
 use onfs_kafka::{Deliverer, DeliveryConfig, DeliveryOutcome, Outgoing, ProducerConfig, Round};
 use pyo3::exceptions::PyRuntimeError;
@@ -18,6 +22,9 @@ use crate::batch::batch_messages;
 use crate::encoder::{encoder_options, new_encoder, stats_dict, StoreKw};
 use crate::errors;
 use crate::plan::PyPlan;
+
+/// What reading a spool file back buffers.
+const SPOOL_READ_BUFFER: usize = 1 << 20;
 
 /// Checks the arguments, then connects (the brokers answer, the topic exists).
 fn connect(
@@ -55,7 +62,7 @@ fn offer(d: &mut Deliverer, value: &[u8], intra_batch_id: i64, rows: u32) -> PyR
     .map_err(errors::kafka)
 }
 
-fn producer_config(options: Option<HashMap<String, String>>) -> PyResult<ProducerConfig> {
+pub fn producer_config(options: Option<HashMap<String, String>>) -> PyResult<ProducerConfig> {
     let options = options.unwrap_or_default();
     let mut pairs: Vec<(&str, &str)> = options
         .iter()
@@ -146,6 +153,35 @@ impl PyKafkaSink {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// Queues the messages of round `round_index` of `rounds` (`intra_batch_id % rounds`) from a
+    /// spool file a `Spooler` wrote, in order; returns how many were queued.
+    #[pyo3(signature = (path, round_index=0, rounds=1))]
+    fn send_spool(
+        &mut self,
+        py: Python<'_>,
+        path: PathBuf,
+        round_index: i64,
+        rounds: i64,
+    ) -> PyResult<u64> {
+        let sending = self.sending.as_mut().ok_or_else(finished)?;
+        let round = Round::new(round_index, rounds).map_err(errors::kafka)?;
+        py.detach(|| {
+            let file = File::open(&path).map_err(|e| errors::spool_io(&path, e))?;
+            let reader = BufReader::with_capacity(SPOOL_READ_BUFFER, file);
+            let records =
+                RecordReader::new(reader, path.to_string_lossy()).map_err(errors::spool)?;
+            let mut queued = 0;
+            for m in records {
+                let m = m.map_err(errors::spool)?;
+                if round.includes(m.intra_batch_id) {
+                    offer(sending, &m.value, m.intra_batch_id, m.rows)?;
+                    queued += 1;
+                }
+            }
+            Ok(queued)
         })
     }
 

@@ -26,8 +26,8 @@ pub struct Framed {
     pub value: Vec<u8>,
 }
 
-impl From<onfs_core::EncodedMessage> for Framed {
-    fn from(m: onfs_core::EncodedMessage) -> Self {
+impl From<crate::EncodedMessage> for Framed {
+    fn from(m: crate::EncodedMessage) -> Self {
         Framed {
             intra_batch_id: m.intra_batch_id,
             rows: m.rows,
