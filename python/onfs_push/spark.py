@@ -339,12 +339,12 @@ def _spooled_from(rows) -> _Spooled:
 
 
 def _remove_spools_here(spooled: Optional[_Spooled]) -> None:
-    """The driver's share of the clean-up: the spools on its own host (local mode) that a
-    failed run left. Spools on other hosts go with the next run's sweep there."""
+    """The driver's share of the clean-up: the run's spool folder on its own host (local mode),
+    with what a failed run, a retried or a speculative task attempt left there. Spools on other
+    hosts go with the next run's sweep there."""
     host = socket.gethostname()
-    for h, path, _ in (spooled or {}).values():
-        if h == host:
-            _remove_quietly(path)
+    for folder in {os.path.dirname(path) for h, path, _ in (spooled or {}).values() if h == host}:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dict[str, str], intra_batch_size: int,

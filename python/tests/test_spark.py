@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
+import shutil
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -161,13 +164,21 @@ def test_the_check_pass_spools_and_the_sending_pass_sends_the_spools(session, me
     df = session.read.parquet(str(case_dir("all-types") / "input.parquet")).coalesce(1)
     expected = collections.Counter(local_values("all-types", 7))
     spool = tmp_path / "spool"
+    # What a killed run left a day ago is swept; anything else there, and a recent run's, stays.
+    for folder in ("onfs-push-run-left-a-day-ago", "onfs-push-run-recent", "not-a-run"):
+        (spool / folder).mkdir(parents=True)
+        (spool / folder / "part-00000-0.onfsmsg").write_bytes(b"ONFSMSG1")
+    for folder in ("onfs-push-run-left-a-day-ago", "not-a-run"):
+        os.utime(spool / folder, (time.time() - 25 * 3600,) * 2)
     # push: encoded once into the spool, sent from it in each of 3 rounds, removed after the last.
     name = topic(2)
     report = client.push(df, kafka_bootstrap, name, intra_batch_size=7, kafka_num_batches=3, spool=str(spool),
                          **KEEP)
     assert report["partitions_from_spool"] == 1 and report["delivered"] == 8 and report["encoded_rows"] == 50
     assert collections.Counter(v for v, _ in read_topic(session, kafka_bootstrap, name)) == expected
-    assert spool.is_dir() and spool_files(spool) == []
+    assert sorted(p.name for p in spool.iterdir()) == ["not-a-run", "onfs-push-run-recent"]
+    for folder in ("onfs-push-run-recent", "not-a-run"):
+        shutil.rmtree(spool / folder)
     # The drop-in's native write of a message DataFrame made here: the same.
     name = topic(1)
     messages = client.generate_df_with_protobuf_messages(df, intra_batch_size=7, **KEEP)
