@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # `onfs-push run` end to end, on generated tables (not a test; prints figures):
 #   1. one 10,000,000-row TABLE source (user_id + 8 features) to --out;
-#   2. a full outer join of two 5,000,000-row sources with --memory-limit 2GB.
+#   2. a full outer join of two 5,000,000-row sources with --memory-limit 2GB;
+#   3. one 10,000,000-row TABLE source of the realistic row (8 FP32, 2 String, 4 Int64, 2 Bool,
+#      an FP32 vector of 32, a string vector of 3; about 440 bytes a row on the wire) to --out.
 # Each RUNS times (default 3); prints median wall time, rows/s and peak RSS.
 #
-#   scripts/bench-run.sh [ROWS_SINGLE] [ROWS_JOIN] [RUNS]
+#   scripts/bench-run.sh [ROWS_SINGLE] [ROWS_JOIN] [RUNS] [ROWS_REALISTIC]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SINGLE="${1:-10000000}"
 JOIN="${2:-5000000}"
 RUNS="${3:-3}"
+REALISTIC="${4:-10000000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onfs-push/target}"
 scripts/setup.sh
 cargo build --release --locked --bin onfs-push -q
@@ -22,6 +25,7 @@ trap 'rm -rf "$work"' EXIT
 "$gen" "$work/single" single "$SINGLE" 8 f
 "$gen" "$work/a" a "$JOIN" 4 a
 "$gen" "$work/b" b "$JOIN" 4 b
+"$gen" "$work/realistic" realistic "$REALISTIC" 8 realistic
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -64,3 +68,5 @@ measure "single source" "$bin" run --metadata-file "$work/single.metadata.json" 
   --table "bench.single=$work/single" --out "$work/out-single"
 measure "two-source join" "$bin" run --metadata-file "$work/join.metadata.json" \
   --table "bench.a=$work/a" --table "bench.b=$work/b" --memory-limit 2GB --out "$work/out-join"
+measure "realistic source" "$bin" run --metadata-file "$work/realistic.metadata.json" \
+  --table "bench.realistic=$work/realistic" --out "$work/out-realistic"

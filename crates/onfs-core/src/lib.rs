@@ -6,6 +6,7 @@
 pub mod datatype;
 pub mod encode;
 pub mod frame;
+pub mod hashed;
 pub mod inspect;
 pub mod metadata;
 pub mod partition;

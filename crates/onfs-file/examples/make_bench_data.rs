@@ -5,6 +5,8 @@
 //!     cargo run --release -p onfs-file --example make_bench_data -- DIR NAME ROWS FILES [PREFIX [DATE [CHANGE_EVERY]]]
 //!
 //! Columns are prefixed with PREFIX (default `f`) so two tables can be joined on `user_id`.
+//! PREFIX `realistic` writes the realistic row instead (`onfs_core::sample`: 8 FP32, 2 String,
+//! 4 Int64, 2 Bool, an FP32 vector of 32, a string vector of 3).
 //! DATE names the partition (default 2026-01-01); with CHANGE_EVERY = N, every Nth user's
 //! `n0` (the Int64 group) is one more than in the other partitions (a day's changes).
 
@@ -12,7 +14,24 @@ use std::fs::File;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float32Array, Int64Array, RecordBatch, StringArray};
+use onfs_core::sample::{realistic_batch, realistic_metadata_json};
 use parquet::arrow::ArrowWriter;
+
+/// The realistic batch's renamed columns (`features___GROUP___FEATURE`) back to the source's
+/// (`FEATURE`), as a table holds them.
+fn source_columns(batch: RecordBatch) -> RecordBatch {
+    let columns = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| {
+            let name = f.name().rsplit("___").next().unwrap().to_string();
+            (name, c.clone())
+        })
+        .collect::<Vec<_>>();
+    RecordBatch::try_from_iter(columns).unwrap()
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +56,18 @@ fn main() {
         let mut at = start;
         while at < end {
             let n = (end - at).min(65_536);
+            if prefix == "realistic" {
+                let batch = source_columns(realistic_batch(at, n));
+                writer
+                    .get_or_insert_with(|| {
+                        ArrowWriter::try_new(file.try_clone().unwrap(), batch.schema(), None)
+                            .unwrap()
+                    })
+                    .write(&batch)
+                    .unwrap();
+                at += n;
+                continue;
+            }
             let r = at..at + n;
             let mut cols: Vec<(String, ArrayRef)> = vec![(
                 "user_id".into(),
@@ -102,8 +133,13 @@ fn main() {
             "feature-label": c, "source-data-column": format!("{prefix}_{c}"), "default-value": default, "data-type": dt,
         }));
     }
-    let meta = serde_json::json!({"keys": {"user": ["user_id"]}, "data": [
+    let mut meta = serde_json::json!({"keys": {"user": ["user_id"]}, "data": [
         {"storage-provider": "TABLE", "base-path": [{"source-base-path": format!("bench.{name}"), "data-paths": paths}]}]});
+    if prefix == "realistic" {
+        meta = serde_json::from_str(&realistic_metadata_json()).unwrap();
+        meta["data"][0]["storage-provider"] = "TABLE".into();
+        meta["data"][0]["base-path"][0]["source-base-path"] = format!("bench.{name}").into();
+    }
     std::fs::write(
         format!("{dir}.metadata.json"),
         serde_json::to_string_pretty(&meta).unwrap(),

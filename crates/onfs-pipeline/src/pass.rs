@@ -48,11 +48,12 @@ impl Steps<'_> {
         Counters::add(&self.counters.rows_read, batch.num_rows() as u64);
         let keys = &self.plan.entity_columns;
         let (key_hashes, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, keys)?;
-        let batch = self
+        let keep = self
             .dedupe
             .lock()
             .expect("no thread panics holding it")
-            .process(&batch, &key_hashes, &rows)?;
+            .check(&batch, &key_hashes, &rows)?;
+        let batch = DuplicateKeys::apply(batch, keep);
         let batch = self.fill.fill(&batch)?;
         let mut out = Vec::new();
         let before = self.rows_encoded();

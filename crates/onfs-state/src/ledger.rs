@@ -1,13 +1,12 @@
 //! Per entity key hash: each feature group's value hash and when it was last sent, in memory
 //! and as Parquet (`key`, then `hash:<group>` and `sent:<group>` per group).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
+use onfs_core::hashed::HashedMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -21,26 +20,7 @@ pub const HASH_SCHEME: &str = "arrow-ahash-6f6e6673-v1";
 const NEVER: u32 = 0;
 
 /// Keys are hashes already: the map uses them as they are.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | *b as u64;
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
+type KeyMap = HashedMap<u32>;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {

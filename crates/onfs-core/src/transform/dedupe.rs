@@ -4,11 +4,11 @@
 //! as the original does), or one row kept.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 
 use arrow_array::{Array, BooleanArray, RecordBatch};
 
 use crate::encode::key_text;
+use crate::hashed::HashedMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnDuplicateKey {
@@ -32,9 +32,9 @@ pub struct DuplicateKeys {
     mode: OnDuplicateKey,
     key_columns: Vec<String>,
     /// Key hash to the hash of its first row.
-    first: HashMap<u64, u64>,
+    first: HashedMap<u64>,
     /// Further distinct rows of keys seen more than once.
-    more: HashMap<u64, Vec<u64>>,
+    more: HashedMap<Vec<u64>>,
     /// Rows equal to an earlier row, dropped.
     pub exact_duplicates: u64,
     /// Rows whose key was seen before with other values.
@@ -48,8 +48,8 @@ impl DuplicateKeys {
         DuplicateKeys {
             mode,
             key_columns: key_columns.to_vec(),
-            first: HashMap::new(),
-            more: HashMap::new(),
+            first: HashedMap::default(),
+            more: HashedMap::default(),
             exact_duplicates: 0,
             duplicates: 0,
             examples: Vec::new(),
@@ -64,15 +64,33 @@ impl DuplicateKeys {
         key_hashes: &[u64],
         row_hashes: &[u64],
     ) -> Result<RecordBatch, DuplicateKeyError> {
+        let keep = self.check(batch, key_hashes, row_hashes)?;
+        Ok(Self::apply(batch.clone(), keep))
+    }
+
+    /// [`DuplicateKeys::process`]'s bookkeeping alone (for a caller that shares this between
+    /// threads: only this needs the lock): the rows to keep, or `None` for all of them.
+    pub fn check(
+        &mut self,
+        batch: &RecordBatch,
+        key_hashes: &[u64],
+        row_hashes: &[u64],
+    ) -> Result<Option<BooleanArray>, DuplicateKeyError> {
         let keys: Vec<&dyn Array> = self
             .key_columns
             .iter()
             .map(|c| batch.column_by_name(c).map(|a| a.as_ref()))
             .collect::<Option<_>>()
             .expect("key columns present (checked by the plan)");
+        let nullable: Vec<&dyn Array> = keys
+            .iter()
+            .copied()
+            .filter(|k| k.null_count() > 0)
+            .collect();
         let mut keep = vec![true; batch.num_rows()];
+        let mut dropped = false;
         for row in 0..batch.num_rows() {
-            if keys.iter().any(|k| k.is_null(row)) {
+            if nullable.iter().any(|k| k.is_null(row)) {
                 continue; // dropped and counted by the encoder
             }
             let (kh, rh) = (key_hashes[row], row_hashes[row]);
@@ -86,6 +104,7 @@ impl DuplicateKeys {
                     if *o.get() == rh || others.contains(&rh) {
                         self.exact_duplicates += 1;
                         keep[row] = false;
+                        dropped = true;
                         continue;
                     }
                     others.push(rh);
@@ -113,17 +132,22 @@ impl DuplicateKeys {
                     }
                     if self.mode == OnDuplicateKey::KeepAny {
                         keep[row] = false;
+                        dropped = true;
                     }
                 }
             }
         }
-        if keep.iter().all(|k| *k) {
-            return Ok(batch.clone());
+        Ok(dropped.then(|| BooleanArray::from(keep)))
+    }
+
+    /// The batch without the rows [`DuplicateKeys::check`] dropped.
+    pub fn apply(batch: RecordBatch, keep: Option<BooleanArray>) -> RecordBatch {
+        match keep {
+            None => batch,
+            Some(keep) => {
+                arrow_select::filter::filter_record_batch(&batch, &keep).expect("same length")
+            }
         }
-        Ok(
-            arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep))
-                .expect("same length"),
-        )
     }
 }
 
