@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Changed-only pushes against a full push (not a test; prints figures), to a local broker:
-# a ROWS-row table of 4 feature groups has two daily partitions; the second changes one group
-# (Int64) of every 20th user (5%). Each run pushes the second day to Kafka:
+# a ROWS-row table has two daily partitions; the second changes one group (Int64) of every
+# 20th user (5%). SHAPE `narrow` (default): 8 features in 4 groups, about 84 bytes a row
+# encoded; `realistic`: the realistic row of the other benchmarks (6 groups: 8 FP32, 2 String,
+# 4 Int64, 2 Bool, an FP32 vector of 32, a string vector), about 420 bytes a row. Each run
+# pushes the second day to Kafka:
 #   full:          `run` (every row, every group)
 #   changed-only:  `run --state S --changed-only`, S holding the first day's ledger
 # RUNS times each, alternating; prints medians of wall time, peak RSS, messages and bytes
 # sent, the ratios, and the ledger's bytes per key.
 #
-#   scripts/bench-changed.sh [ROWS] [RUNS]       (default 10000000 rows, 3 runs)
+#   scripts/bench-changed.sh [ROWS] [RUNS] [SHAPE]    (default 10000000 rows, 3 runs, narrow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${1:-10000000}"
 RUNS="${2:-3}"
+SHAPE="${3:-narrow}"
+case "$SHAPE" in
+  narrow) PREFIX=f ;;
+  realistic) PREFIX=realistic ;;
+  *) echo "bench-changed: SHAPE is narrow or realistic, not $SHAPE" >&2; exit 2 ;;
+esac
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onfs-push/target}"
 scripts/setup.sh
 cargo build --release --locked --bin onfs-push -q
@@ -26,8 +35,8 @@ scripts/kafka-test-broker.sh start >/dev/null
 # shellcheck disable=SC1091
 source "$ONFS_KAFKA_DIR/env"
 
-"$gen" "$work/t" t "$ROWS" 8 f 2026-01-01 2>/dev/null
-"$gen" "$work/t" t "$ROWS" 8 f 2026-01-02 20 2>/dev/null
+"$gen" "$work/t" t "$ROWS" 8 "$PREFIX" 2026-01-01 2>/dev/null
+"$gen" "$work/t" t "$ROWS" 8 "$PREFIX" 2026-01-02 20 2>/dev/null
 common=(--metadata-file "$work/t.metadata.json" --table "bench.t=$work/t" --quiet
         --kafka-brokers "$ONFS_KAFKA_BOOTSTRAP" --kafka-option kafka.acks=all
         --kafka-option kafka.linger.ms=5 --kafka-option kafka.compression.type=lz4)
@@ -78,5 +87,6 @@ print(f"changed-only vs full: {f[0]/c[0]:.1f}x less wall time, {f[2]/max(c[2],1)
       f"{f[3]/max(c[3],1):.1f}x fewer bytes")
 state = res["changed-only"][0][2].get("state", {})
 for j in state.get("jobs", []):
-    print(f"ledger: {j['keys']:,} keys in {j['ledger_bytes']:,} bytes = {j['ledger_bytes']/max(j['keys'],1):.1f} bytes per key (4 groups)")
+    groups = len(res["changed-only"][0][2]["jobs"][0].get("changed_only") or {})
+    print(f"ledger: {j['keys']:,} keys in {j['ledger_bytes']:,} bytes = {j['ledger_bytes']/max(j['keys'],1):.1f} bytes per key ({groups} groups)")
 PY

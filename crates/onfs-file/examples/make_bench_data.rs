@@ -8,7 +8,8 @@
 //! PREFIX `realistic` writes the realistic row instead (`onfs_core::sample`: 8 FP32, 2 String,
 //! 4 Int64, 2 Bool, an FP32 vector of 32, a string vector of 3).
 //! DATE names the partition (default 2026-01-01); with CHANGE_EVERY = N, every Nth user's
-//! `n0` (the Int64 group) is one more than in the other partitions (a day's changes).
+//! `n0` (`orders_7d` in the realistic row; the Int64 group) is one more than in the other
+//! partitions (a day's changes).
 
 use std::fs::File;
 use std::sync::Arc;
@@ -31,6 +32,23 @@ fn source_columns(batch: RecordBatch) -> RecordBatch {
         })
         .collect::<Vec<_>>();
     RecordBatch::try_from_iter(columns).unwrap()
+}
+
+/// The realistic batch (rows from `first`) with `orders_7d` (of the Int64 group) one more in
+/// every `every`th user.
+fn change_orders(batch: RecordBatch, first: usize, every: usize) -> RecordBatch {
+    let at = batch.schema().index_of("orders_7d").unwrap();
+    let old = batch
+        .column(at)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let new: Int64Array = (0..old.len())
+        .map(|i| old.value(i) + ((first + i) % every == 0) as i64)
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[at] = Arc::new(new);
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
 }
 
 fn main() {
@@ -57,7 +75,10 @@ fn main() {
         while at < end {
             let n = (end - at).min(65_536);
             if prefix == "realistic" {
-                let batch = source_columns(realistic_batch(at, n));
+                let mut batch = source_columns(realistic_batch(at, n));
+                if change_every > 0 {
+                    batch = change_orders(batch, at, change_every);
+                }
                 writer
                     .get_or_insert_with(|| {
                         ArrowWriter::try_new(file.try_clone().unwrap(), batch.schema(), None)

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use onfs_state::ledger::Seen;
-use onfs_state::Ledger;
+use onfs_state::ledger::{Seen, NO_ENTRY};
+use onfs_state::{Ledger, Updates};
 use serde::Serialize;
 
 /// Per feature group: entities whose values were new, changed, unchanged (not sent), or
@@ -31,7 +31,11 @@ struct Counts {
 }
 
 pub struct Changes {
-    ledger: Mutex<Ledger>,
+    /// What the last successful run left, with the sends of this run's finished passes.
+    /// Compared with as it is (no lock held while a batch is classified).
+    ledger: RwLock<Arc<Ledger>>,
+    /// This pass's sends, merged into `ledger` when the pass ends.
+    pending: Mutex<Updates>,
     /// Seconds since the epoch: the time recorded for what this run sends.
     now: u32,
     refresh_after: Option<u32>,
@@ -59,7 +63,8 @@ impl Changes {
             .map_or(1, |d| d.as_secs() as u32);
         Changes {
             counts: ledger.groups.iter().map(|_| Counts::default()).collect(),
-            ledger: Mutex::new(ledger),
+            pending: Mutex::new(Updates::new(ledger.groups.len())),
+            ledger: RwLock::new(Arc::new(ledger)),
             now,
             refresh_after: refresh_after.map(|d| d.as_secs().min(u32::MAX as u64) as u32),
         }
@@ -67,51 +72,62 @@ impl Changes {
 
     /// Per row, the groups to send (bit `g` for group `g`). `groups[g][row]` is the hash of
     /// group `g`'s values in `row`; rows that are not `valid` (a null key) are left to the
-    /// encoder (every bit set) and not recorded.
+    /// encoder (every bit set) and not recorded. Rows are compared with the ledger as the
+    /// pass found it: a key is met once in a pass (duplicates are settled before).
     pub fn classify(&self, keys: &[u64], groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
         let all = every_group(groups.len());
-        let mut ledger = self.ledger.lock().expect("no thread panics holding it");
+        let ledger = Arc::clone(&self.ledger.read().expect("no thread panics holding it"));
         let mut tally = vec![[0u64; 4]; groups.len()];
-        let masks = keys
-            .iter()
-            .enumerate()
-            .map(|(row, &key)| {
+        let mut sends = Updates::new(groups.len());
+        let entries = ledger.entries(keys);
+        // Per group over every row (one group's reads of many rows in flight at once), then
+        // per row.
+        let mut masks = vec![0u64; keys.len()];
+        for (g, hashes) in groups.iter().enumerate() {
+            for (row, mask) in masks.iter_mut().enumerate() {
                 if !valid[row] {
-                    return all;
+                    continue;
                 }
-                let mut mask = 0u64;
-                let entry = ledger.entry(key);
-                for (g, hashes) in groups.iter().enumerate() {
-                    let hash = hashes[row];
-                    let seen = match entry {
-                        Some(e) => ledger.seen_at(e, g, hash),
-                        None => Seen::New,
-                    };
-                    let (kind, send) = match seen {
-                        Seen::New => (0, true),
-                        Seen::Changed => (1, true),
-                        Seen::Same { sent } => match self.refresh_after {
-                            Some(after) if self.now.saturating_sub(sent) >= after => (3, true),
-                            _ => (2, false),
-                        },
-                    };
-                    tally[g][kind] += 1;
-                    if send {
-                        mask |= 1 << g;
-                    }
+                let seen = match entries[row] {
+                    NO_ENTRY => Seen::New,
+                    e => ledger.seen_at(e as usize, g, hashes[row]),
+                };
+                let (kind, send) = match seen {
+                    Seen::New => (0, true),
+                    Seen::Changed => (1, true),
+                    Seen::Same { sent } => match self.refresh_after {
+                        Some(after) if self.now.saturating_sub(sent) >= after => (3, true),
+                        _ => (2, false),
+                    },
+                };
+                tally[g][kind] += 1;
+                if send {
+                    *mask |= 1 << g;
                 }
-                if mask != 0 {
-                    let e = entry.unwrap_or_else(|| ledger.entry_or_insert(key));
-                    for (g, hashes) in groups.iter().enumerate() {
-                        if mask >> g & 1 == 1 {
-                            ledger.set(e, g, hashes[row], self.now);
+            }
+        }
+        for (row, mask) in masks.iter_mut().enumerate() {
+            if !valid[row] {
+                *mask = all;
+            } else if *mask != 0 {
+                let m = *mask;
+                sends.push(
+                    keys[row],
+                    groups.iter().enumerate().map(|(g, hashes)| {
+                        if m >> g & 1 == 1 {
+                            (hashes[row], self.now)
+                        } else {
+                            (0, 0)
                         }
-                    }
-                }
-                mask
-            })
-            .collect();
+                    }),
+                );
+            }
+        }
         drop(ledger);
+        self.pending
+            .lock()
+            .expect("no thread panics holding it")
+            .append(sends);
         for (c, t) in self.counts.iter().zip(tally) {
             c.new.fetch_add(t[0], Ordering::Relaxed);
             c.changed.fetch_add(t[1], Ordering::Relaxed);
@@ -121,9 +137,23 @@ impl Changes {
         masks
     }
 
+    /// Merges the sends classified so far into the ledger: the end of a pass (a key met again
+    /// in the next pass is compared with what this one sent).
+    pub fn end_pass(&self) {
+        let sends = std::mem::replace(
+            &mut *self.pending.lock().expect("no thread panics holding it"),
+            Updates::new(self.counts.len()),
+        );
+        if sends.is_empty() {
+            return;
+        }
+        let mut ledger = self.ledger.write().expect("no thread panics holding it");
+        Arc::make_mut(&mut ledger).apply(sends);
+    }
+
     /// Per group (by label): new, changed, unchanged, refreshed, so far.
     pub fn counts(&self) -> BTreeMap<String, GroupCounts> {
-        let ledger = self.ledger.lock().expect("no thread panics holding it");
+        let ledger = self.ledger.read().expect("no thread panics holding it");
         ledger
             .groups
             .iter()
@@ -143,15 +173,19 @@ impl Changes {
     }
 
     /// The ledger as it stands (this run's sends so far recorded), e.g. to checkpoint it.
-    pub fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.ledger.lock().expect("no thread panics holding it")
+    pub fn ledger(&self) -> Arc<Ledger> {
+        self.end_pass();
+        Arc::clone(&self.ledger.read().expect("no thread panics holding it"))
     }
 
     /// The ledger with this run's sends recorded, to commit once everything was delivered.
     pub fn into_ledger(self) -> Ledger {
-        self.ledger
+        self.end_pass();
+        let ledger = self
+            .ledger
             .into_inner()
-            .expect("no thread panicked holding it")
+            .expect("no thread panicked holding it");
+        Arc::try_unwrap(ledger).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 
@@ -168,6 +202,7 @@ mod tests {
         // First run: everything new; the null-key row goes to the encoder whole.
         let masks = c.classify(&keys, &[vec![10, 20, 30], vec![11, 21, 31]], &valid);
         assert_eq!(masks, vec![0b11, 0b11, 0b11]);
+        c.end_pass();
         // Same values: nothing; key 2's group b changed: only that.
         let masks = c.classify(&keys[..2], &[vec![10, 20], vec![11, 99]], &valid[..2]);
         assert_eq!(masks, vec![0, 0b10]);

@@ -304,6 +304,9 @@ impl PreparedPass<'_> {
             }
             Ok(())
         })?;
+        if let Some(changes) = job.changes {
+            changes.end_pass();
+        }
         let dedupe = dedupe.into_inner().expect("no thread panicked holding it");
         if dedupe.duplicates > 0 {
             tracing::warn!(

@@ -191,10 +191,14 @@ impl JobState {
             .bytes()
             .await
             .map_err(|e| StateError::store(&self.location, &path, e))?;
-        Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
-            path: path.to_string(),
-            problem,
-        })
+        let t = std::time::Instant::now();
+        let ledger =
+            Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
+                path: path.to_string(),
+                problem,
+            })?;
+        tracing::debug!(job = %self.job, keys = ledger.len(), seconds = t.elapsed().as_secs_f64(), "ledger read");
+        Ok(ledger)
     }
 
     /// Records what a run delivered so far (the ledger with its sends, the passes it pushed),
@@ -242,16 +246,26 @@ impl JobState {
             self.written += 1;
             let name = format!("ledger-{}-{}.parquet", self.run, self.written);
             let path = self.path(&name);
+            let t = std::time::Instant::now();
             let bytes = ledger.to_parquet().map_err(|e| StateError::Corrupt {
                 path: path.to_string(),
                 problem: e.to_string(),
             })?;
+            let encoded = t.elapsed().as_secs_f64();
             self.head.ledger_bytes = bytes.len() as u64;
             self.location
                 .store
                 .put(&path, PutPayload::from(bytes))
                 .await
                 .map_err(|e| StateError::store(&self.location, &path, e))?;
+            tracing::debug!(
+                job = %self.job,
+                keys = ledger.len(),
+                bytes = self.head.ledger_bytes,
+                encoded,
+                seconds = t.elapsed().as_secs_f64(),
+                "ledger written"
+            );
             self.head.ledger = Some(name);
             self.head.keys = ledger.len() as u64;
             self.head.hash_scheme = HASH_SCHEME.into();

@@ -1,16 +1,24 @@
 //! Per entity key hash: each feature group's value hash and when it was last sent, in memory
-//! and as Parquet (`key`, then `hash:<group>` and `sent:<group>` per group).
+//! and as Parquet (`key`, then `hash:<group>` and `sent:<group>` per group, rows in key order).
+//!
+//! In memory the entries are sorted by key, with a directory of where each range of keys (by
+//! the key's top bits) starts: a lookup reads a slot and a few neighbouring keys, nothing is
+//! hashed again and nothing needs a lock while a run compares. What a run sends is gathered as
+//! [`Updates`] and merged in once per pass ([`Ledger::apply`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt64Array};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, ArrayRef, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
-use onfs_core::hashed::HashedMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 
 /// How keys and values are hashed; a ledger made another way is not compared with (the run
 /// sends everything once and writes a new one).
@@ -19,19 +27,46 @@ pub const HASH_SCHEME: &str = "arrow-ahash-6f6e6673-v1";
 /// Never sent.
 const NEVER: u32 = 0;
 
-/// Keys are hashes already: the map uses them as they are.
-type KeyMap = HashedMap<u32>;
+/// No entry, in [`Ledger::entries`].
+pub const NO_ENTRY: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Rows per array handed to a column's encoder (smaller in tests, to write several).
+#[cfg(not(test))]
+const WRITE_ROWS: usize = 1 << 16;
+#[cfg(test)]
+const WRITE_ROWS: usize = 1 << 12;
+
+/// Rows per Parquet row group (smaller in tests, to write several).
+#[cfg(not(test))]
+const ROW_GROUP: usize = 1 << 20;
+#[cfg(test)]
+const ROW_GROUP: usize = 1 << 15;
+
+#[derive(Debug, Clone)]
 pub struct Ledger {
     /// The feature groups, in the order of `hashes` and `sent` within an entry.
     pub groups: Vec<String>,
-    index: KeyMap,
+    /// Sorted, each once.
     keys: Vec<u64>,
     /// `entry * groups + group`.
     hashes: Vec<u64>,
     /// Seconds since the Unix epoch, `0` for never.
     sent: Vec<u32>,
+    /// Where the keys whose top `64 - shift` bits are `s` start: `dir[s]..dir[s + 1]`.
+    dir: Vec<u32>,
+    shift: u32,
+    /// The Parquet file of the entries as they are, once made (a run writes it to its resume
+    /// area, then commits it).
+    encoded: OnceLock<Bytes>,
+}
+
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.groups == other.groups
+            && self.keys == other.keys
+            && self.hashes == other.hashes
+            && self.sent == other.sent
+    }
 }
 
 /// What one group of one row was, by the ledger.
@@ -45,12 +80,66 @@ pub enum Seen {
     Changed,
 }
 
-impl Ledger {
-    pub fn new(groups: Vec<String>) -> Ledger {
-        Ledger {
-            groups,
+/// Sends to record: per key, each group's value hash and when it was sent (`0`: not sent by
+/// this update, the ledger keeps what it had).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Updates {
+    width: usize,
+    keys: Vec<u64>,
+    hashes: Vec<u64>,
+    sent: Vec<u32>,
+}
+
+impl Updates {
+    pub fn new(groups: usize) -> Updates {
+        Updates {
+            width: groups,
             ..Default::default()
         }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Records `key`'s groups: `(hash, sent)` per group, in the ledger's order (`sent` 0 for a
+    /// group this update leaves as it was).
+    pub fn push(&mut self, key: u64, groups: impl IntoIterator<Item = (u64, u32)>) {
+        self.keys.push(key);
+        let before = self.hashes.len();
+        for (hash, sent) in groups {
+            self.hashes.push(hash);
+            self.sent.push(sent);
+        }
+        debug_assert_eq!(self.hashes.len() - before, self.width);
+    }
+
+    /// Appends `other`'s updates after these.
+    pub fn append(&mut self, mut other: Updates) {
+        debug_assert_eq!(self.width, other.width);
+        self.keys.append(&mut other.keys);
+        self.hashes.append(&mut other.hashes);
+        self.sent.append(&mut other.sent);
+    }
+}
+
+impl Ledger {
+    pub fn new(groups: Vec<String>) -> Ledger {
+        let mut ledger = Ledger {
+            groups,
+            keys: Vec::new(),
+            hashes: Vec::new(),
+            sent: Vec::new(),
+            dir: Vec::new(),
+            shift: 0,
+            encoded: OnceLock::new(),
+        };
+        ledger.index();
+        ledger
     }
 
     pub fn len(&self) -> usize {
@@ -65,22 +154,54 @@ impl Ledger {
         self.groups.len()
     }
 
-    /// The entry of `key`, if it has one.
-    pub fn entry(&self, key: u64) -> Option<usize> {
-        self.index.get(&key).map(|&e| e as usize)
+    /// Builds the directory over the sorted keys: about four keys a slot, at most 2^24 slots.
+    fn index(&mut self) {
+        let bits = (usize::BITS - (self.keys.len() / 4).leading_zeros()).clamp(1, 24);
+        self.shift = 64 - bits;
+        let slots = 1usize << bits;
+        let mut dir = Vec::with_capacity(slots + 1);
+        let mut at = 0usize;
+        for s in 0..slots as u64 {
+            while at < self.keys.len() && self.keys[at] >> self.shift < s {
+                at += 1;
+            }
+            dir.push(at as u32);
+        }
+        dir.push(self.keys.len() as u32);
+        self.dir = dir;
     }
 
-    /// The entry of `key`, made (nothing sent) if it has none.
-    pub fn entry_or_insert(&mut self, key: u64) -> usize {
-        let width = self.width();
-        let next = self.keys.len() as u32;
-        let e = *self.index.entry(key).or_insert(next);
-        if e == next {
-            self.keys.push(key);
-            self.hashes.extend(std::iter::repeat_n(0, width));
-            self.sent.extend(std::iter::repeat_n(NEVER, width));
-        }
-        e as usize
+    /// The entry of `key`, if it has one.
+    pub fn entry(&self, key: u64) -> Option<usize> {
+        let s = (key >> self.shift) as usize;
+        let (lo, hi) = (self.dir[s] as usize, self.dir[s + 1] as usize);
+        self.keys[lo..hi]
+            .iter()
+            .position(|&k| k == key)
+            .map(|i| lo + i)
+    }
+
+    /// The entry of each of `keys` ([`NO_ENTRY`] for none). Done in steps over the whole
+    /// slice (the directory slots, then the keys), so that the memory reads of many keys are
+    /// in flight at once rather than one key's after another's.
+    pub fn entries(&self, keys: &[u64]) -> Vec<u32> {
+        let starts: Vec<(u32, u32)> = keys
+            .iter()
+            .map(|&k| {
+                let s = (k >> self.shift) as usize;
+                (self.dir[s], self.dir[s + 1])
+            })
+            .collect();
+        keys.iter()
+            .zip(starts)
+            .map(|(&key, (lo, hi))| {
+                let (lo, hi) = (lo as usize, hi as usize);
+                self.keys[lo..hi]
+                    .iter()
+                    .position(|&k| k == key)
+                    .map_or(NO_ENTRY, |i| (lo + i) as u32)
+            })
+            .collect()
     }
 
     /// What group `group` of entry `entry` was when last sent, compared with `hash`.
@@ -93,11 +214,12 @@ impl Ledger {
         }
     }
 
-    /// Records that group `group` of entry `entry` holds `hash`, sent at `sent` (seconds).
-    pub fn set(&mut self, entry: usize, group: usize, hash: u64, sent: u32) {
-        let at = entry * self.width() + group;
-        self.hashes[at] = hash;
-        self.sent[at] = sent;
+    /// What group `group` of `key` was when last sent, compared with `hash`.
+    pub fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
+        match self.entry(key) {
+            Some(e) => self.seen_at(e, group, hash),
+            None => Seen::New,
+        }
     }
 
     /// Each key with its groups' value hashes (not when they were sent): what two ledgers
@@ -107,54 +229,205 @@ impl Ledger {
         self.keys.iter().copied().zip(self.hashes.chunks(width))
     }
 
-    /// What group `group` of `key` was when last sent, compared with `hash`.
-    #[cfg(test)]
-    fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
-        match self.entry(key) {
-            Some(e) => self.seen_at(e, group, hash),
-            None => Seen::New,
+    /// Records `updates` (in their order: a later update of a key and group wins). Keys the
+    /// ledger has are changed in place; new keys are merged in, in key order.
+    pub fn apply(&mut self, updates: Updates) {
+        if updates.is_empty() {
+            return;
+        }
+        self.encoded = OnceLock::new();
+        let w = self.width();
+        debug_assert_eq!(updates.width, w);
+        // By key, then in the order given.
+        let mut order: Vec<(u64, u32)> = (updates.keys.iter().copied())
+            .zip(0..updates.len() as u32)
+            .collect();
+        order.sort_unstable();
+        let mut fresh = Updates::new(w);
+        let mut i = 0;
+        while i < order.len() {
+            let key = order[i].0;
+            let mut j = i;
+            while j < order.len() && order[j].0 == key {
+                j += 1;
+            }
+            let into = match self.entry(key) {
+                Some(e) => e,
+                None => {
+                    fresh.push(key, std::iter::repeat_n((0, NEVER), w));
+                    usize::MAX
+                }
+            };
+            for &(_, u) in &order[i..j] {
+                for g in 0..w {
+                    let from = u as usize * w + g;
+                    let (hash, sent) = (updates.hashes[from], updates.sent[from]);
+                    if sent == NEVER {
+                        continue;
+                    }
+                    if into == usize::MAX {
+                        let at = (fresh.len() - 1) * w + g;
+                        fresh.hashes[at] = hash;
+                        fresh.sent[at] = sent;
+                    } else {
+                        self.hashes[into * w + g] = hash;
+                        self.sent[into * w + g] = sent;
+                    }
+                }
+            }
+            i = j;
+        }
+        drop((order, updates));
+        if self.is_empty() {
+            // Nothing to merge with (a first run): the new entries are the ledger.
+            self.keys = fresh.keys;
+            self.hashes = fresh.hashes;
+            self.sent = fresh.sent;
+            self.index();
+        } else if !fresh.is_empty() {
+            self.merge_sorted(fresh);
         }
     }
 
-    /// Records that group `group` of `key` holds `hash`, sent at `sent` (seconds).
-    #[cfg(test)]
-    fn record(&mut self, key: u64, group: usize, hash: u64, sent: u32) {
-        let e = self.entry_or_insert(key);
-        self.set(e, group, hash, sent);
+    /// Merges entries sorted by key, none of which the ledger has.
+    fn merge_sorted(&mut self, fresh: Updates) {
+        let w = self.width();
+        let n = self.len() + fresh.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n * w);
+        let mut sent = Vec::with_capacity(n * w);
+        let (mut a, mut b) = (0, 0);
+        while a < self.len() || b < fresh.len() {
+            let from_old = b == fresh.len() || (a < self.len() && self.keys[a] < fresh.keys[b]);
+            if from_old {
+                keys.push(self.keys[a]);
+                hashes.extend_from_slice(&self.hashes[a * w..(a + 1) * w]);
+                sent.extend_from_slice(&self.sent[a * w..(a + 1) * w]);
+                a += 1;
+            } else {
+                keys.push(fresh.keys[b]);
+                hashes.extend_from_slice(&fresh.hashes[b * w..(b + 1) * w]);
+                sent.extend_from_slice(&fresh.sent[b * w..(b + 1) * w]);
+                b += 1;
+            }
+        }
+        self.keys = keys;
+        self.hashes = hashes;
+        self.sent = sent;
+        self.index();
     }
 
-    /// The ledger as Parquet bytes.
-    pub fn to_parquet(&self) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-        let width = self.width();
+    fn schema(&self) -> SchemaRef {
         let mut fields = vec![Field::new("key", DataType::UInt64, false)];
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from(self.keys.clone()))];
-        for (g, label) in self.groups.iter().enumerate() {
+        for label in &self.groups {
             fields.push(Field::new(format!("hash:{label}"), DataType::UInt64, false));
             fields.push(Field::new(format!("sent:{label}"), DataType::UInt32, false));
-            let hashes: UInt64Array = (0..self.len())
-                .map(|e| self.hashes[e * width + g])
-                .collect::<Vec<_>>()
-                .into();
-            let sent: UInt32Array = (0..self.len())
-                .map(|e| self.sent[e * width + g])
-                .collect::<Vec<_>>()
-                .into();
-            columns.push(Arc::new(hashes));
-            columns.push(Arc::new(sent));
         }
-        let schema = Arc::new(Schema::new(fields));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-            .build();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Column `c` of the file (`key`, then per group its hashes and when sent) for entries
+    /// `start..end`.
+    fn column(&self, c: usize, start: usize, end: usize) -> ArrayRef {
+        let w = self.width();
+        if c == 0 {
+            return Arc::new(UInt64Array::from(self.keys[start..end].to_vec()));
+        }
+        let g = (c - 1) / 2;
+        if c % 2 == 1 {
+            Arc::new(
+                (start..end)
+                    .map(|e| self.hashes[e * w + g])
+                    .collect::<UInt64Array>(),
+            )
+        } else {
+            Arc::new(
+                (start..end)
+                    .map(|e| self.sent[e * w + g])
+                    .collect::<UInt32Array>(),
+            )
+        }
+    }
+
+    /// The ledger as Parquet bytes, in key order (made once for the entries as they are).
+    pub fn to_parquet(&self) -> Result<Bytes, ParquetError> {
+        if let Some(bytes) = self.encoded.get() {
+            return Ok(bytes.clone());
+        }
+        let bytes = Bytes::from(self.encode()?);
+        Ok(self.encoded.get_or_init(|| bytes).clone())
+    }
+
+    /// The columns of each row group are encoded on as many threads as there are cores, a
+    /// slice of rows at a time.
+    fn encode(&self) -> Result<Vec<u8>, ParquetError> {
+        let schema = self.schema();
+        // Keys are all different: a dictionary would only cost time. (A group's value hashes
+        // repeat as often as its values do: theirs is kept.)
+        let props = Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                .set_column_dictionary_enabled(ColumnPath::from("key"), false)
+                .build(),
+        );
+        let parquet_schema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)?;
         let mut out = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props))?;
-        const ROWS: usize = 1 << 16;
-        let all = RecordBatch::try_new(schema, columns)?;
+        let mut writer =
+            SerializedFileWriter::new(&mut out, parquet_schema.root_schema_ptr(), props)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut start = 0;
-        while start < all.num_rows() {
-            let n = ROWS.min(all.num_rows() - start);
-            writer.write(&all.slice(start, n))?;
-            start += n;
+        let mut group = 0;
+        while start < self.len() {
+            let end = (start + ROW_GROUP).min(self.len());
+            let mut shares: Vec<Vec<(usize, ArrowColumnWriter)>> =
+                (0..threads).map(|_| Vec::new()).collect();
+            for (c, w) in factory
+                .create_column_writers(group)?
+                .into_iter()
+                .enumerate()
+            {
+                shares[c % threads].push((c, w));
+            }
+            let mut chunks = std::thread::scope(|scope| {
+                let workers: Vec<_> = shares
+                    .into_iter()
+                    .map(|share| {
+                        let schema = &schema;
+                        scope.spawn(move || -> Result<Vec<_>, ParquetError> {
+                            let mut done = Vec::new();
+                            for (c, mut writer) in share {
+                                let mut at = start;
+                                while at < end {
+                                    let to = (at + WRITE_ROWS).min(end);
+                                    let array = self.column(c, at, to);
+                                    for leaf in compute_leaves(schema.field(c), &array)? {
+                                        writer.write(&leaf)?;
+                                    }
+                                    at = to;
+                                }
+                                done.push((c, writer.close()?));
+                            }
+                            Ok(done)
+                        })
+                    })
+                    .collect();
+                let mut chunks = Vec::new();
+                for worker in workers {
+                    chunks.extend(worker.join().expect("an encoding thread panicked")?);
+                }
+                Ok::<_, ParquetError>(chunks)
+            })?;
+            chunks.sort_by_key(|(c, _)| *c);
+            let mut row_group = writer.next_row_group()?;
+            for (_, chunk) in chunks {
+                chunk.append_to_row_group(&mut row_group)?;
+            }
+            row_group.close()?;
+            start = end;
+            group += 1;
         }
         writer.close()?;
         Ok(out)
@@ -163,11 +436,22 @@ impl Ledger {
     /// A ledger from Parquet bytes, keeping only the groups of `groups` (a group the file lacks
     /// starts as never sent).
     pub fn from_parquet(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
+        let mut ledger = Ledger::read_entries(bytes, groups)?;
+        if !ledger.keys.is_sorted_by(|a, b| a < b) {
+            ledger.sort();
+        }
+        ledger.index();
+        Ok(ledger)
+    }
+
+    /// The file's entries, in file order (not indexed).
+    fn read_entries(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .map_err(|e| e.to_string())?
             .build()
             .map_err(|e| e.to_string())?;
         let mut ledger = Ledger::new(groups.to_vec());
+        let w = ledger.width();
         for batch in reader {
             let batch = batch.map_err(|e| e.to_string())?;
             let col = |name: &str| batch.column_by_name(name);
@@ -184,34 +468,72 @@ impl Ledger {
                     pairs.push((g, h, s));
                 }
             }
-            ledger.index.reserve(keys.len());
+            ledger.keys.reserve(keys.len());
+            ledger.hashes.reserve(keys.len() * w);
+            ledger.sent.reserve(keys.len() * w);
             for row in 0..keys.len() {
                 if pairs.iter().all(|(_, _, s)| s.value(row) == NEVER) {
                     continue;
                 }
-                let e = ledger.entry_or_insert(keys.value(row));
+                ledger.keys.push(keys.value(row));
+                let at = ledger.hashes.len();
+                ledger.hashes.extend(std::iter::repeat_n(0, w));
+                ledger.sent.extend(std::iter::repeat_n(NEVER, w));
                 for (g, h, s) in &pairs {
-                    ledger.set(e, *g, h.value(row), s.value(row));
+                    ledger.hashes[at + g] = h.value(row);
+                    ledger.sent[at + g] = s.value(row);
                 }
             }
         }
         Ok(ledger)
+    }
+
+    /// Puts the entries in key order (a file written before the ledger kept one); of a key
+    /// found twice, the later entry is kept.
+    fn sort(&mut self) {
+        let w = self.width();
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (self.keys[i as usize], std::cmp::Reverse(i)));
+        order.dedup_by_key(|i| self.keys[*i as usize]);
+        let keys = order.iter().map(|&i| self.keys[i as usize]).collect();
+        let mut hashes = Vec::with_capacity(order.len() * w);
+        let mut sent = Vec::with_capacity(order.len() * w);
+        for &i in &order {
+            let i = i as usize;
+            hashes.extend_from_slice(&self.hashes[i * w..(i + 1) * w]);
+            sent.extend_from_slice(&self.sent[i * w..(i + 1) * w]);
+        }
+        self.keys = keys;
+        self.hashes = hashes;
+        self.sent = sent;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::RecordBatch;
+    use parquet::arrow::ArrowWriter;
 
     fn groups() -> Vec<String> {
         vec!["a".into(), "b".into()]
+    }
+
+    /// Records that group `group` of `key` holds `hash`, sent at `sent`.
+    fn record(l: &mut Ledger, key: u64, group: usize, hash: u64, sent: u32) {
+        let mut u = Updates::new(l.width());
+        u.push(
+            key,
+            (0..l.width()).map(|g| if g == group { (hash, sent) } else { (0, NEVER) }),
+        );
+        l.apply(u);
     }
 
     #[test]
     fn seen_new_same_changed() {
         let mut l = Ledger::new(groups());
         assert_eq!(l.seen(7, 0, 1), Seen::New);
-        l.record(7, 0, 1, 100);
+        record(&mut l, 7, 0, 1, 100);
         assert_eq!(l.seen(7, 0, 1), Seen::Same { sent: 100 });
         assert_eq!(l.seen(7, 0, 2), Seen::Changed);
         // The other group of a known key was never sent.
@@ -220,22 +542,85 @@ mod tests {
     }
 
     #[test]
+    fn updates_change_known_keys_in_place_and_merge_new_ones_in_key_order() {
+        let mut l = Ledger::new(groups());
+        let mut u = Updates::new(2);
+        for k in [50u64, 10, u64::MAX, 0, 30] {
+            u.push(k, [(k, 100), (k.wrapping_add(1), 100)]);
+        }
+        l.apply(u);
+        assert_eq!(
+            l.values().map(|(k, _)| k).collect::<Vec<_>>(),
+            vec![0, 10, 30, 50, u64::MAX]
+        );
+        let mut u = Updates::new(2);
+        // 10's group b changes, group a is left; 20 is new with only group a; a later update
+        // of 20 wins.
+        u.push(10, [(0, NEVER), (99, 200)]);
+        u.push(20, [(5, 200), (0, NEVER)]);
+        u.push(20, [(6, 201), (0, NEVER)]);
+        l.apply(u);
+        assert_eq!(l.len(), 6);
+        assert_eq!(l.seen(10, 0, 10), Seen::Same { sent: 100 });
+        assert_eq!(l.seen(10, 1, 99), Seen::Same { sent: 200 });
+        assert_eq!(l.seen(20, 0, 6), Seen::Same { sent: 201 });
+        assert_eq!(l.seen(20, 1, 0), Seen::New);
+        for k in [0, 30, 50, u64::MAX] {
+            assert_eq!(l.seen(k, 1, k.wrapping_add(1)), Seen::Same { sent: 100 });
+        }
+        assert_eq!(l.entry(40), None);
+    }
+
+    #[test]
+    fn many_keys_are_all_found_and_others_are_not() {
+        let mut l = Ledger::new(groups());
+        let key = |k: u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut u = Updates::new(2);
+        for k in 0..300_000u64 {
+            u.push(key(k), [(k, 1), (!k, 2)]);
+        }
+        l.apply(u);
+        for k in 0..300_000u64 {
+            assert_eq!(l.seen(key(k), 0, k), Seen::Same { sent: 1 });
+        }
+        for k in 300_000..310_000u64 {
+            assert_eq!(l.entry(key(k)), None);
+        }
+        let asked: Vec<u64> = (299_990..300_010).map(key).collect();
+        let found = l.entries(&asked);
+        for (k, e) in asked.iter().zip(found) {
+            assert_eq!(l.entry(*k).map_or(NO_ENTRY, |e| e as u32), e);
+        }
+    }
+
+    #[test]
     fn parquet_round_trip_keeps_groups_by_name() {
         let mut l = Ledger::new(groups());
+        let mut u = Updates::new(2);
         for k in 0..100_000u64 {
-            l.record(k.wrapping_mul(0x9e37_79b9_7f4a_7c15), 0, k, 1_700_000_000);
-            if k % 3 == 0 {
-                l.record(k.wrapping_mul(0x9e37_79b9_7f4a_7c15), 1, !k, 1_700_000_500);
-            }
+            let b = if k % 3 == 0 {
+                (!k, 1_700_000_500)
+            } else {
+                (0, NEVER)
+            };
+            u.push(
+                k.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                [(k, 1_700_000_000), b],
+            );
         }
+        l.apply(u);
         let bytes = l.to_parquet().unwrap();
-        assert_eq!(
-            Ledger::from_parquet(bytes.clone().into(), &groups()).unwrap(),
-            l
-        );
+        assert_eq!(Ledger::from_parquet(bytes.clone(), &groups()).unwrap(), l);
+        // Made once for the entries as they are, made again once they change.
+        assert_eq!(l.to_parquet().unwrap().as_ptr(), bytes.as_ptr());
+        let mut changed = l.clone();
+        record(&mut changed, 1, 0, 1, 1);
+        let again = changed.to_parquet().unwrap();
+        assert_ne!(again, bytes);
+        assert_eq!(Ledger::from_parquet(again, &groups()).unwrap(), changed);
         // Read for other groups: "b" kept, "c" new.
         let other = vec!["c".to_string(), "b".to_string()];
-        let r = Ledger::from_parquet(bytes.into(), &other).unwrap();
+        let r = Ledger::from_parquet(bytes, &other).unwrap();
         let key = 3u64.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         assert_eq!(r.seen(key, 0, 3), Seen::New);
         assert_eq!(
@@ -249,14 +634,49 @@ mod tests {
     }
 
     #[test]
+    fn a_file_not_in_key_order_is_put_in_order() {
+        // As a ledger written before entries were kept in key order: keys in arrival order.
+        let schema = Ledger::new(groups()).schema();
+        let keys = [9u64, 3, 7, 3];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(UInt64Array::from(keys.to_vec())),
+                Arc::new(UInt64Array::from(vec![90, 30, 70, 31])),
+                Arc::new(UInt32Array::from(vec![1, 1, 1, 2])),
+                Arc::new(UInt64Array::from(vec![0, 0, 0, 0])),
+                Arc::new(UInt32Array::from(vec![0, 0, 0, 0])),
+            ],
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let l = Ledger::from_parquet(bytes.into(), &groups()).unwrap();
+        assert_eq!(
+            l.values().map(|(k, h)| (k, h[0])).collect::<Vec<_>>(),
+            vec![(3, 31), (7, 70), (9, 90)]
+        );
+        assert_eq!(l.seen(3, 0, 31), Seen::Same { sent: 2 });
+    }
+
+    #[test]
     fn a_key_costs_under_forty_bytes_with_two_groups() {
         let mut l = Ledger::new(groups());
         let n = 200_000u64;
+        let mut u = Updates::new(2);
         for k in 0..n {
             let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555;
-            l.record(key, 0, key.rotate_left(17), 1_764_500_000);
-            l.record(key, 1, key.rotate_left(31), 1_764_500_000 + (k % 2) as u32);
+            u.push(
+                key,
+                [
+                    (key.rotate_left(17), 1_764_500_000),
+                    (key.rotate_left(31), 1_764_500_000 + (k % 2) as u32),
+                ],
+            );
         }
+        l.apply(u);
         let bytes = l.to_parquet().unwrap().len() as f64 / n as f64;
         eprintln!("ledger: {bytes:.1} bytes per key with two groups");
         assert!(bytes < 40.0, "{bytes:.1} bytes per key");

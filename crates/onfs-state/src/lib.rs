@@ -24,7 +24,7 @@ mod status;
 pub use error::StateError;
 pub use head::{Head, PassSources, Pushed, PushedPass, RunRecord};
 pub use job::{job_key, JobState};
-pub use ledger::{Ledger, HASH_SCHEME};
+pub use ledger::{Ledger, Updates, HASH_SCHEME};
 pub use location::StateLocation;
 pub use lock::LockInfo;
 pub use resume::{head_fingerprint, Acked, Journal, PendingPass, ResumeArea};

@@ -304,8 +304,9 @@ mod tests {
         let area = ResumeArea::new(dir.path().to_path_buf());
         let groups = vec!["g".to_string()];
         let mut ledger = Ledger::new(groups.clone());
-        let e = ledger.entry_or_insert(42);
-        ledger.set(e, 0, 7, 100);
+        let mut u = crate::Updates::new(1);
+        u.push(42, [(7, 100)]);
+        ledger.apply(u);
         let mut p = pending(1);
         p.has_ledger = true;
         area.seal(&p, Some(&ledger)).unwrap();
