@@ -173,8 +173,19 @@ impl Ledger {
 
     /// The entry of `key`, if it has one.
     pub fn entry(&self, key: u64) -> Option<usize> {
+        let (lo, hi) = self.slot(key);
+        self.find(key, lo, hi)
+    }
+
+    /// The entries `dir` gives for `key`'s slot.
+    fn slot(&self, key: u64) -> (u32, u32) {
         let s = (key >> self.shift) as usize;
-        let (lo, hi) = (self.dir[s] as usize, self.dir[s + 1] as usize);
+        (self.dir[s], self.dir[s + 1])
+    }
+
+    /// `key`'s entry among entries `lo..hi`, if it is there.
+    fn find(&self, key: u64, lo: u32, hi: u32) -> Option<usize> {
+        let (lo, hi) = (lo as usize, hi as usize);
         self.keys[lo..hi]
             .iter()
             .position(|&k| k == key)
@@ -185,22 +196,10 @@ impl Ledger {
     /// slice (the directory slots, then the keys), so that the memory reads of many keys are
     /// in flight at once rather than one key's after another's.
     pub fn entries(&self, keys: &[u64]) -> Vec<u32> {
-        let starts: Vec<(u32, u32)> = keys
-            .iter()
-            .map(|&k| {
-                let s = (k >> self.shift) as usize;
-                (self.dir[s], self.dir[s + 1])
-            })
-            .collect();
+        let slots: Vec<(u32, u32)> = keys.iter().map(|&k| self.slot(k)).collect();
         keys.iter()
-            .zip(starts)
-            .map(|(&key, (lo, hi))| {
-                let (lo, hi) = (lo as usize, hi as usize);
-                self.keys[lo..hi]
-                    .iter()
-                    .position(|&k| k == key)
-                    .map_or(NO_ENTRY, |i| (lo + i) as u32)
-            })
+            .zip(slots)
+            .map(|(&key, (lo, hi))| self.find(key, lo, hi).map_or(NO_ENTRY, |e| e as u32))
             .collect()
     }
 
@@ -215,7 +214,8 @@ impl Ledger {
     }
 
     /// What group `group` of `key` was when last sent, compared with `hash`.
-    pub fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
+    #[cfg(test)]
+    fn seen(&self, key: u64, group: usize, hash: u64) -> Seen {
         match self.entry(key) {
             Some(e) => self.seen_at(e, group, hash),
             None => Seen::New,
