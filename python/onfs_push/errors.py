@@ -11,7 +11,8 @@ OnfsError
 ├── KafkaError         Kafka cannot be reached, the topic is missing, a send failed
 ├── UsageError         a bad argument or option (also a ValueError)
 ├── VerifyError        the store does not hold what was sent (`.report` holds the comparison)
-└── StoreReadError     the store's retrieval API could not be read
+├── StoreReadError     the store's retrieval API could not be read
+└── StateError         the push ledger (`state=`) cannot be locked, read or written
 ```
 
 The classes raised by the Rust extension are the extension's own (`onfs_push._onfs.EncodeError`
@@ -30,6 +31,7 @@ from ._onfs import (
     MetadataError,
     OnfsError,
     PlanError,
+    StateError,
     StoreError,
     StoreReadError,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "OnfsError",
     "PlanError",
     "SourceError",
+    "StateError",
     "StoreError",
     "StoreReadError",
     "UsageError",
@@ -94,7 +97,7 @@ class VerifyError(OnfsError):
 _BY_NAME = {
     cls.__name__: cls
     for cls in (OnfsError, MetadataError, PlanError, SourceError, EncodeError, StoreError, KafkaError,
-                UsageError, StoreReadError)
+                UsageError, StoreReadError, StateError)
 }
 
 

@@ -17,6 +17,7 @@ onfs-push class and message.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -29,7 +30,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pyarrow as pa
 
-from . import MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, Spooler, check_vector_tallies
+from . import (MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, PushState, Spooler, check_vector_tallies,
+               ledger_hashes, ledger_join_columns, refresh_seconds)
 from .errors import DeliveryError, EncodeError, OnfsError, UsageError, error_class
 from .errors import KafkaError, MetadataError, PlanError, StoreError  # noqa: F401  (importable from here, as before)
 from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
@@ -60,6 +62,10 @@ _REPORT_FIELDS = [
     ("partition", pa.int64()),
     ("host", pa.string()),
     ("spool", pa.string()),
+    # Changed-only: per group, entities new, changed, unchanged, refreshed (JSON), and the file
+    # of what the partition sent, for the driver's commit.
+    ("changes", pa.string()),
+    ("sends", pa.string()),
     # An `OnfsError` the executor stopped at: its class name and message.
     ("error_class", pa.string()),
     ("error_message", pa.string()),
@@ -158,6 +164,10 @@ def _report_batch(report: Mapping[str, Any]) -> pa.RecordBatch:
     row = dict(report)
     row["encoded_rows"] = encode.get("rows", 0)
     row["dropped_null_key_rows"] = encode.get("dropped_null_key_rows", 0)
+    if encode.get("changes") is not None:
+        row["changes"] = json.dumps(encode["changes"])
+    if encode.get("sends") is not None:
+        row["sends"] = encode["sends"]
     return pa.RecordBatch.from_pylist([{k: row.get(k) for k, _ in _REPORT_FIELDS}], schema=_REPORT_SCHEMA)
 
 
@@ -172,11 +182,21 @@ def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connec
     return send
 
 
+def _task_changes(changed: Optional[Dict[str, Any]], step: str) -> Optional[Dict[str, Any]]:
+    """Changed-only: the run's settings with this task's file name for what it sends."""
+    if changed is None:
+        return None
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    return dict(changed, name=f"{step}-{ctx.partitionId():05d}-{ctx.attemptNumber()}.parquet")
+
+
 def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                      max_message_bytes, connect_timeout, round_index, rounds, store,
-                     only: Optional[frozenset] = None):
+                     only: Optional[frozenset] = None, changed: Optional[Dict[str, Any]] = None):
     """Encodes and sends each partition (with `only`, each of those; the others' rows are not
-    read)."""
+    read). `changed`: changed-only, each row joined with the ledger."""
 
     @_reporting
     def push(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -185,8 +205,15 @@ def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_ou
 
             if TaskContext.get().partitionId() not in only:
                 return
+        batches = iter(batches)
+        first = next(batches, None)
+        if first is None:  # an empty partition: no producer to connect
+            yield _report_batch({})
+            return
         pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                        max_message_bytes, connect_timeout, None, round_index, rounds, **store)
+                        max_message_bytes, connect_timeout, None, round_index, rounds, **store,
+                        changed_only=_task_changes(changed, f"push{round_index}"))
+        pusher.push(first)
         for batch in batches:
             pusher.push(batch)
         yield _report_batch(pusher.finish())
@@ -194,7 +221,8 @@ def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_ou
     return push
 
 
-def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store, streaming=False):
+def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store, streaming=False,
+                      changed: Optional[Dict[str, Any]] = None):
     """Encodes and counts, sending nothing: the check run before anything is produced. Each
     partition's vector lengths come back to the driver (`push` checks them across partitions).
     `streaming`: the encoder of `_encode_partitions`, which fails at a vector of another length
@@ -203,11 +231,11 @@ def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_by
     @_reporting
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, streaming=streaming,
-                          **store)
+                          **store, changed_only=_task_changes(changed, "count"))
         for batch in batches:
             encoder.encode(batch)
         encoder.finish()
-        stats = encoder.stats
+        stats = dict(encoder.stats, changes=encoder.changes)
         yield _report_batch({"messages": stats["messages"], "rows": stats["rows"], "bytes": stats["bytes"],
                              "encode": stats, "vector_tallies": encoder.vector_tallies})
 
@@ -232,6 +260,11 @@ def _send_spools(bootstrap, topic, options, connect_timeout, round_index, rounds
             yield _report_batch({"partition": partition})
             return
         path, encode = here
+        if not encode["rows"] and not encode["messages"]:  # nothing spooled: no producer to connect
+            if round_index == rounds - 1:
+                _remove_quietly(path)
+            yield _report_batch({"encode": encode, "partitions_from_spool": 1, "partition": partition})
+            return
         sink = KafkaSink(bootstrap, topic, options, connect_timeout)
         sink.send_spool(path, round_index, rounds)
         report = sink.finish()
@@ -244,7 +277,7 @@ def _send_spools(bootstrap, topic, options, connect_timeout, round_index, rounds
 
 
 def _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_message_bytes, store,
-                      streaming, run, spool):
+                      streaming, run, spool, changed: Optional[Dict[str, Any]] = None):
     """The check pass that encodes once: each partition's messages are encoded, counted and
     spooled to a file local to its executor, as `Pusher` would make them; nothing is sent. The
     report row names the partition, the host and the file, for `_push_partitions`."""
@@ -259,7 +292,7 @@ def _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_m
         _sweep_stale_spools(root, run)
         path = os.path.join(root, run, f"part-{partition:05d}-{ctx.attemptNumber()}.onfsmsg")
         spooler = Spooler(plan, path, options, intra_batch_size, allow_out_of_range, max_message_bytes,
-                          streaming=streaming, **store)
+                          streaming=streaming, **store, changed_only=_task_changes(changed, "spool"))
         for batch in batches:
             spooler.encode(batch)
         stats = spooler.finish()
@@ -334,7 +367,8 @@ def _remove_quietly(path: str) -> None:
 
 def _spooled_from(rows) -> _Spooled:
     return {r["partition"]: (r["host"], r["spool"], {"rows": r["encoded_rows"],
-                                                     "dropped_null_key_rows": r["dropped_null_key_rows"]})
+                                                     "dropped_null_key_rows": r["dropped_null_key_rows"],
+                                                     "messages": r["messages"]})
             for r in rows if r["spool"] is not None}
 
 
@@ -350,28 +384,35 @@ def _remove_spools_here(spooled: Optional[_Spooled]) -> None:
 def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dict[str, str], intra_batch_size: int,
                     allow_out_of_range: bool, max_message_bytes, connect_timeout: float, rounds: int,
                     store: Dict[str, Any], check_first: bool, spool: Union[bool, str],
-                    streaming_check: bool) -> Dict[str, Any]:
+                    streaming_check: bool, changed: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Encodes `source` and produces its messages in `rounds`, with the check pass first when
     `check_first`: bad data fails before anything is sent. With `spool`, the check pass spools
     each partition's messages on its executor and the sending pass sends those files (a
     partition whose spool is not on the host that sends it is encoded again). `streaming_check`:
     the check fails at a vector of another length than its partition's first (the message
-    DataFrame's rule); else lengths are compared across partitions."""
+    DataFrame's rule); else lengths are compared across partitions. `changed`: changed-only
+    (`source` is joined with the ledger); the total then holds `sends` (the files of what was
+    sent) and `changes` (per group counts, from the first pass over every partition)."""
     spooled: Optional[_Spooled] = None
+    sends: List[str] = []
+    changes = None
     try:
         started = time.perf_counter()
         if check_first:
             if spool is False:
                 count = _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_bytes, store,
-                                          streaming=streaming_check)
+                                          streaming=streaming_check, changed=changed)
                 rows = _collect_report_rows(source, count)
             else:
                 run = f"{_RUN_PREFIX}{uuid.uuid4().hex}"
                 check = _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_message_bytes,
-                                          store, streaming_check, run, spool)
+                                          store, streaming_check, run, spool, changed)
                 rows = _collect_report_rows(source, check)
                 spooled = _spooled_from(rows)
             _raise_reported(rows)
+            changes = _sum_changes(rows)
+            # The spools send what their check pass recorded.
+            sends += [r["sends"] for r in rows if r["sends"] is not None and spooled]
             if not streaming_check:
                 check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
             _log.info("check pass: %d partitions, %d messages encoded%s in %.2fs", len(rows),
@@ -389,17 +430,43 @@ def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dic
                 only = frozenset(r["partition"] for r in rows if not r["partitions_from_spool"])
             if only is None or only:
                 fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                                      max_message_bytes, connect_timeout, i, rounds, store, only)
-                rows += _collect_reports(source, fn)
+                                      max_message_bytes, connect_timeout, i, rounds, store, only, changed)
+                pushed = _collect_reports(source, fn)
+                rows += pushed
+                if i == 0:
+                    sends += [r["sends"] for r in pushed if r["sends"] is not None]
+                    if changes is None:
+                        changes = _sum_changes(pushed)
             report = _sum_reports(rows)
             total = report if total is None else _add(total, report)
             if report["failed"] or report["unsent"]:
                 raise DeliveryError(total)
         _log.info("sent %d messages in %.2fs (%d of the partitions from their spool)", total["delivered"],
                   time.perf_counter() - started, total["partitions_from_spool"])
+        if changed is not None:
+            total["sends"] = sorted(set(sends))
+            total["changes"] = changes
         return total
     finally:
         _remove_spools_here(spooled)
+
+
+def _sum_changes(rows) -> Optional[Dict[str, Any]]:
+    """Changed-only: the report rows' per group counts summed (with `unchanged_rows`); None
+    when no row has any."""
+    total: Optional[Dict[str, Any]] = None
+    for r in rows:
+        if r["changes"] is None:
+            continue
+        total = total if total is not None else {}
+        for group, counts in json.loads(r["changes"]).items():
+            if isinstance(counts, dict):
+                into = total.setdefault(group, {})
+                for k, n in counts.items():
+                    into[k] = into.get(k, 0) + n
+            else:
+                total[group] = total.get(group, 0) + counts
+    return total
 
 
 def _sum_reports(rows) -> Dict[str, Any]:
@@ -677,7 +744,9 @@ class OnlineFeatureStorePyClient:
              intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
              max_message_bytes: Optional[int] = None, check_first: bool = True,
              spool: Union[bool, str] = True, connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
-             vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
+             vector_fit: str = "check", strict_store: bool = False, state: Optional[str] = None,
+             job: Optional[str] = None, changed_only: bool = False, refresh_after: Union[str, int, None] = "7d",
+             storage_options: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
         """Encodes and produces on the executors: the message DataFrame is never made. Returns
         the counts; raises `DeliveryError` if any message was not delivered, `EncodeError` /
         `StoreError` for bad data (found before anything is sent, with `check_first`),
@@ -693,12 +762,28 @@ class OnlineFeatureStorePyClient:
         its task runs (on a cluster, another executor may take it) is then encoded again from
         its rows, in a pass over those partitions only.
         `spool=False` encodes twice and writes nothing. Without `check_first`, one pass that
-        encodes and sends."""
+        encodes and sends.
+
+        `changed_only=True` with `state=LOCATION` (a folder or object store URL: the push ledger
+        the command line keeps with `--state`, the same layout, so a job moves between the two
+        without a full push): each row sends only the feature groups whose values differ from
+        what the last changed-only run of `job` (default: this client's job id; the command
+        line's job name) sent, or that were last sent `refresh_after` ago or more (`7d`, `12h`,
+        `30m`, seconds, `never`); rows with the same changed groups share messages. The diff is
+        a Spark join on the key hash with the ledger's file (read by this session: a URL of a
+        file system it reads). The job's lock is taken first (`StateError` naming the run that
+        holds it); the ledger is committed by the driver only after every message was
+        delivered, and left as it was otherwise. The report adds `changed_only` (per group:
+        `new`, `changed`, `unchanged`, `refreshed`) and `unchanged_rows`. `storage_options`:
+        object_store keys for the ledger's location (as the command line's `--storage-option`).
+        """
         return push(df, self.plan, kafka_bootstrap_servers, kafka_topic, additional_options,
                     intra_batch_size, kafka_num_batches, allow_out_of_range=allow_out_of_range,
                     max_message_bytes=max_message_bytes, check_first=check_first, spool=spool,
                     connect_timeout=connect_timeout, vector_lengths=vector_lengths,
-                    vector_fit=vector_fit, strict_store=strict_store)
+                    vector_fit=vector_fit, strict_store=strict_store, state=state,
+                    job=job if job is not None else self.job_id, changed_only=changed_only,
+                    refresh_after=refresh_after, storage_options=storage_options)
 
 
     def verify(self, messages, store: str, caller_id: str, **options) -> Dict[str, Any]:
@@ -731,11 +816,14 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
          intra_batch_size: int = 20, kafka_num_batches: int = 1, *, allow_out_of_range: bool = False,
          max_message_bytes: Optional[int] = None, check_first: bool = True, spool: Union[bool, str] = True,
          connect_timeout: float = 30.0, vector_lengths: Optional[Mapping[str, int]] = None,
-         vector_fit: str = "check", strict_store: bool = False) -> Dict[str, Any]:
+         vector_fit: str = "check", strict_store: bool = False, state: Optional[str] = None,
+         job: Optional[str] = None, changed_only: bool = False, refresh_after: Union[str, int, None] = "7d",
+         storage_options: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
     """Encodes `df` (entity columns + renamed feature columns) with `plan` and produces the
-    messages on the executors. See `OnlineFeatureStorePyClient.push` (`check_first`, `spool`). With
-    `check_first`, every vector feature's rows must share one length across all partitions
-    (`StoreError` before anything is sent); without it, within each executor."""
+    messages on the executors. See `OnlineFeatureStorePyClient.push` (`check_first`, `spool`,
+    `state`, `changed_only`). With `check_first`, every vector feature's rows must share one
+    length across all partitions (`StoreError` before anything is sent); without it, within each
+    executor."""
     if intra_batch_size < 1:
         raise UsageError(f"intra_batch_size must be at least 1, not {intra_batch_size}")
     if kafka_num_batches < 1:
@@ -745,8 +833,96 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
     store = _store_kw(vector_lengths, vector_fit, strict_store)
     Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, **store)
     bootstrap, topic, options = _producer_options(kafka_bootstrap_servers, kafka_topic, additional_options)
+    refresh = _check_state_args(state, job, changed_only, refresh_after)
     KafkaSink(bootstrap, topic, options, connect_timeout).finish()
     df = df.select(*plan.input_columns())
-    return _check_and_push(df, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
-                           max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
-                           streaming_check=False)
+    if state is None:
+        return _check_and_push(df, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                               max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
+                               streaming_check=False)
+    ledger = PushState.open(state, job, plan, dict(storage_options or {}))
+    try:
+        changed = {"now": int(time.time()), "refresh_after": refresh, "location": state,
+                   "storage_options": dict(storage_options or {}), "job_dir": ledger.job_dir,
+                   "run": ledger.run_id}
+        joined = _join_with_ledger(df, plan, ledger.ledger_url)
+        total = _check_and_push(joined, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
+                                max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
+                                streaming_check=False, changed=changed)
+        groups = {g: c for g, c in (total.get("changes") or {}).items() if isinstance(c, dict)}
+        ledger.commit(total.pop("sends"), groups, total["delivered_rows"], total["delivered"], total["bytes"],
+                      f"Kafka topic {topic}")
+    except BaseException:
+        ledger.release()
+        raise
+    changes = total.pop("changes") or {}
+    total["unchanged_rows"] = changes.pop("unchanged_rows", 0)
+    total["changed_only"] = changes
+    _log.info("changed-only: %s", ", ".join(
+        f"{g}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged, {c['refreshed']} refreshed"
+        for g, c in changes.items()))
+    return total
+
+
+def _check_state_args(state, job, changed_only, refresh_after) -> Optional[int]:
+    """The push ledger's arguments checked on the driver; returns the refresh interval in
+    seconds (None: never)."""
+    if changed_only and state is None:
+        raise UsageError("changed_only=True needs state=LOCATION: the folder or object store URL of the push "
+                         "ledger (the command line's --state)")
+    if state is None:
+        return None
+    if not changed_only:
+        raise UsageError("state= is used with changed_only=True from Spark (the ledger records what a "
+                         "changed-only push sent); pass changed_only=True, or leave state out")
+    if not job:
+        raise UsageError("state= needs job=NAME: the job's name in the ledger (the command line's job name: "
+                         "the job file's name, else the metadata's job id)")
+    if refresh_after is None:
+        return None
+    if isinstance(refresh_after, bool) or not isinstance(refresh_after, (int, str)):
+        raise UsageError(f"refresh_after must be a duration (7d, 12h, 30m, never) or seconds, not {refresh_after!r}")
+    return refresh_seconds(str(refresh_after))
+
+
+def _signed(column: str) -> str:
+    """A ledger column of unsigned 64-bit hashes (Spark reads them as decimal(20,0)) as the
+    signed 64-bit integer holding the same bits, as the executors' hash columns are."""
+    c = f"`{column}`"
+    return (f"CAST(CASE WHEN {c} >= 9223372036854775808BD THEN {c} - 18446744073709551616BD ELSE {c} END "
+            f"AS BIGINT)")
+
+
+def _hash_partitions(plan: Plan):
+    def hashes(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield ledger_hashes(plan, batch)
+
+    return hashes
+
+
+def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
+    """`df` with its key and group hashes, joined on the key hash with the ledger file the last
+    changed-only run left (Spark reads it: a URL of a file system the session can read), each
+    row beside its ledger entry (nulls for a key the ledger lacks). Partitioned by the key hash
+    into as many partitions as `df` had (`spark.sql.shuffle.partitions` on Spark Connect), so
+    that every pass over it sees the same rows in each partition."""
+    import pyspark.sql.functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    key, columns = ledger_join_columns(plan)
+    schema = StructType(list(df.schema.fields) + [StructField(key, LongType(), True)]
+                        + [StructField(h, LongType(), False) for _, h, _, _ in columns])
+    hashed = df.mapInArrow(_hash_partitions(plan), schema)
+    try:
+        partitions = df.rdd.getNumPartitions()
+    except Exception:  # Spark Connect has no RDDs
+        partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    hashed = hashed.repartition(max(1, partitions), key)
+    if ledger_url is None:
+        return hashed.select("*", *[F.lit(None).cast("long").alias(c) for _, _, lh, ls in columns for c in (lh, ls)])
+    ledger = df.sparkSession.read.parquet(ledger_url).select(
+        F.expr(_signed("key")).alias(key),
+        *[e for label, _, lh, ls in columns
+          for e in (F.expr(_signed(f"hash:{label}")).alias(lh), F.col(f"`sent:{label}`").cast("long").alias(ls))])
+    return hashed.join(ledger, on=key, how="left")

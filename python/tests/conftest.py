@@ -165,7 +165,8 @@ def connect(kafka_jars):
     if SparkContext._active_spark_context is not None:
         pytest.fail("a classic Spark session is running in this process; run the Spark Connect tests "
                     "on their own: pytest -m connect")
-    session = SparkSession.builder.remote("local[2]").config("spark.jars", kafka_jars).getOrCreate()
+    session = (SparkSession.builder.remote("local[2]").config("spark.jars", kafka_jars)
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
     yield session
     session.stop()
 

@@ -30,6 +30,7 @@ HIERARCHY = {
     "UsageError": errors.OnfsError,
     "VerifyError": errors.OnfsError,
     "StoreReadError": errors.OnfsError,
+    "StateError": errors.OnfsError,
 }
 
 

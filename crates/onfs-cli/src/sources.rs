@@ -34,6 +34,12 @@ fn hint(e: &SourceError) -> Option<String> {
     })
 }
 
+impl From<onfs_stores::StorageError> for CliError {
+    fn from(e: onfs_stores::StorageError) -> Self {
+        SourceError::from(e).into()
+    }
+}
+
 impl From<SourceError> for CliError {
     fn from(e: SourceError) -> Self {
         let code: fn(anyhow::Error) -> CliError = if e.is_usage() { usage } else { failed };

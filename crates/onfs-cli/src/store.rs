@@ -68,6 +68,9 @@ impl From<StoreError> for CliError {
                 return usage(anyhow::anyhow!("{e} (--vector-length, [vector_lengths])"));
             }
             StoreError::Unkept { .. } => return usage(e),
+            StoreError::TooManyGroups { .. } => {
+                return usage(anyhow::anyhow!("{e} (--fgs)"));
+            }
         };
         failed(anyhow::anyhow!("{e}\nhint: {hint}"))
     }

@@ -19,7 +19,9 @@ pub mod text;
 pub mod transform;
 
 pub use datatype::{DataType, Element};
-pub use encode::{EncodeError, EncodeStats, EncodedMessage, Encoder, EncoderOptions};
+pub use encode::{
+    EncodeError, EncodeStats, EncodedMessage, Encoder, EncoderOptions, GroupSetEncoder,
+};
 pub use metadata::{Metadata, MetadataError, MetadataRequest, SourceKind};
 pub use plan::Plan;
 pub use proto::count_rows as proto_rows;

@@ -42,17 +42,7 @@ pub struct Changes {
     counts: Vec<Counts>,
 }
 
-/// The most feature groups a changed-only job may push (one bit each).
-pub const MAX_GROUPS: usize = 64;
-
-/// The mask of a row that sends all of `groups` groups.
-pub fn every_group(groups: usize) -> u64 {
-    if groups >= MAX_GROUPS {
-        u64::MAX
-    } else {
-        (1u64 << groups) - 1
-    }
-}
+use onfs_core::encode::by_groups::every_group;
 
 impl Changes {
     /// `ledger`: what the last successful run left (for the job's groups, in plan order).
@@ -92,16 +82,9 @@ impl Changes {
                     NO_ENTRY => Seen::New,
                     e => ledger.seen_at(e as usize, g, hashes[row]),
                 };
-                let (kind, send) = match seen {
-                    Seen::New => (0, true),
-                    Seen::Changed => (1, true),
-                    Seen::Same { sent } => match self.refresh_after {
-                        Some(after) if self.now.saturating_sub(sent) >= after => (3, true),
-                        _ => (2, false),
-                    },
-                };
-                tally[g][kind] += 1;
-                if send {
+                let verdict = seen.verdict(self.now, self.refresh_after);
+                tally[g][verdict as usize] += 1;
+                if verdict.sends() {
                     *mask |= 1 << g;
                 }
             }

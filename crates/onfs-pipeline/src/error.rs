@@ -26,6 +26,9 @@ pub enum PipelineError {
     /// An entity key holds rows with different values (with `OnDuplicateKey::Error`).
     #[error(transparent)]
     DuplicateKey(#[from] DuplicateKeyError),
+    /// Changed-only: a row's key or group values cannot be hashed for the push ledger.
+    #[error("hashing rows for the push ledger: {0}")]
+    Hash(String),
     /// A row cannot be encoded, or the store would drop it.
     #[error(transparent)]
     Encode(#[from] EncodeError),

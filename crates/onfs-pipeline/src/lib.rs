@@ -15,7 +15,7 @@ mod job;
 mod pass;
 mod report;
 
-pub use changes::{Changes, GroupCounts, MAX_GROUPS};
+pub use changes::{Changes, GroupCounts};
 pub use counters::Counters;
 pub use error::PipelineError;
 pub use job::{EngineOptions, Job};

@@ -2,20 +2,17 @@
 //! own thread through the transform and the encoder; the messages handed to the caller on the
 //! calling thread, as they are made.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use arrow_array::{Array, RecordBatch, UInt32Array};
-use arrow_select::take::take_record_batch;
+use arrow_array::{Array, RecordBatch};
 use futures::StreamExt;
 use onfs_core::transform::{DefaultFill, DuplicateKeys, OnDuplicateKey};
-use onfs_core::{EncodeStats, EncodedMessage, Encoder, EncoderOptions, Plan};
+use onfs_core::{EncodeStats, EncodedMessage, EncoderOptions, GroupSetEncoder, Plan};
 use onfs_sources::{JoinedSources, PartitionSelection, SourceRead};
 
-use crate::changes::{every_group, Changes};
+use crate::changes::Changes;
 use crate::counters::Counters;
 use crate::{Job, PassReport, PipelineError};
 
@@ -32,14 +29,9 @@ struct Steps<'a> {
     plan: &'a Plan,
     dedupe: &'a Mutex<DuplicateKeys>,
     fill: DefaultFill,
-    /// Every group.
-    encoder: Encoder,
+    /// Every group's encoder, and (changed-only) one per set of groups some rows send.
+    encoder: GroupSetEncoder,
     changes: Option<&'a Changes>,
-    /// Changed-only: an encoder per set of groups some rows send (by bit mask).
-    subsets: HashMap<u64, Encoder>,
-    options: &'a EncoderOptions,
-    /// Changed-only: rows with nothing to send.
-    unchanged: u64,
     counters: &'a Counters,
 }
 
@@ -56,34 +48,35 @@ impl Steps<'_> {
         let batch = DuplicateKeys::apply(batch, keep);
         let batch = self.fill.fill(&batch)?;
         let mut out = Vec::new();
-        let before = self.rows_encoded();
+        let before = self.encoder.rows();
         match self.changes {
-            None => self.encoder.encode_into(&batch, &mut out)?,
-            Some(changes) => self.changed_only(changes, &batch, &mut out)?,
+            None => self.encoder.encode_all_into(&batch, &mut out)?,
+            Some(changes) => {
+                let sets = self.changed_only(changes, &batch)?;
+                self.encoder.encode_into(&batch, &sets, &mut out)?
+            }
         }
-        Counters::add(&self.counters.rows_encoded, self.rows_encoded() - before);
+        Counters::add(&self.counters.rows_encoded, self.encoder.rows() - before);
         Counters::add(&self.counters.messages, out.len() as u64);
         Ok(out)
     }
 
-    fn rows_encoded(&self) -> u64 {
-        self.encoder.stats().rows + self.subsets.values().map(|e| e.stats().rows).sum::<u64>()
-    }
-
-    /// Each row to the encoder of the groups it sends; rows with nothing to send are counted.
+    /// Per row, the set of groups it sends (by the ledger).
     fn changed_only(
         &mut self,
         changes: &Changes,
         batch: &RecordBatch,
-        out: &mut Vec<EncodedMessage>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<Vec<u64>, PipelineError> {
         let keys = &self.plan.entity_columns;
-        let key_hashes = onfs_sources::hashing::column_hashes(batch, keys)?;
+        let hash = |columns: &[String]| {
+            onfs_state::hashing::column_hashes(batch, columns).map_err(PipelineError::Hash)
+        };
+        let key_hashes = hash(keys)?;
         let groups = self
             .plan
             .feature_groups
             .iter()
-            .map(|g| onfs_sources::hashing::column_hashes(batch, &g.columns))
+            .map(|g| hash(&g.columns))
             .collect::<Result<Vec<_>, _>>()?;
         let key_columns: Vec<_> = keys
             .iter()
@@ -92,51 +85,12 @@ impl Steps<'_> {
         let valid: Vec<bool> = (0..batch.num_rows())
             .map(|row| key_columns.iter().all(|c| !c.is_null(row)))
             .collect();
-        let masks = changes.classify(&key_hashes, &groups, &valid);
-        let mut sets: Vec<u64> = masks.iter().copied().filter(|m| *m != 0).collect();
-        sets.sort_unstable();
-        sets.dedup();
-        self.unchanged += masks.iter().filter(|m| **m == 0).count() as u64;
-        let every = every_group(self.plan.feature_groups.len());
-        for set in sets {
-            let rows: UInt32Array = masks
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| **m == set)
-                .map(|(i, _)| i as u32)
-                .collect();
-            let part = take_record_batch(batch, &rows).map_err(|e| {
-                PipelineError::Read(datafusion::error::DataFusionError::ArrowError(
-                    Box::new(e),
-                    None,
-                ))
-            })?;
-            let encoder = if set == every {
-                &mut self.encoder
-            } else {
-                match self.subsets.entry(set) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(v) => v.insert(Encoder::try_for_groups(
-                        self.plan,
-                        |g| set >> g & 1 == 1,
-                        self.options.clone(),
-                    )?),
-                }
-            };
-            encoder.encode_into(&part, out)?;
-        }
-        Ok(())
+        Ok(changes.classify(&key_hashes, &groups, &valid))
     }
 
     /// The last messages of every encoder, and their counts merged.
     fn finish(&mut self) -> (Vec<EncodedMessage>, EncodeStats) {
-        let mut last = self.encoder.finish();
-        let mut stats = self.encoder.stats().clone();
-        for e in self.subsets.values_mut() {
-            last.extend(e.finish());
-            stats.merge(e.stats());
-        }
-        (last, stats)
+        (self.encoder.finish(), self.encoder.stats())
     }
 }
 
@@ -241,7 +195,7 @@ impl PreparedPass<'_> {
         // One encoder per stream, made before any thread starts.
         let encoders = streams
             .iter()
-            .map(|_| Encoder::try_new(job.plan, encoder_options.clone()))
+            .map(|_| GroupSetEncoder::try_new(job.plan, encoder_options.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(PipelineError::from)?;
         let (tx, rx) = sync_channel::<Result<Batch, PipelineError>>(16);
@@ -258,9 +212,6 @@ impl PreparedPass<'_> {
                     fill: fill.clone(),
                     encoder,
                     changes: job.changes,
-                    subsets: HashMap::new(),
-                    options: encoder_options,
-                    unchanged: 0,
                     counters,
                 };
                 scope.spawn(move || {
@@ -279,7 +230,7 @@ impl PreparedPass<'_> {
                     let _ = tx.send(Ok(Batch::Done(
                         Box::new(stats),
                         steps.fill.filled.clone(),
-                        steps.unchanged,
+                        steps.encoder.unchanged(),
                     )));
                 });
             }

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use onfs_core::encode::by_groups::check_group_count;
 use onfs_core::store::{FirstLengths, VectorTally};
-use onfs_core::{EncodeStats, Encoder, EncoderOptions, Plan, StoreRules, VectorFit};
+use onfs_core::{EncodeStats, EncoderOptions, GroupSetEncoder, Plan, StoreRules, VectorFit};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
 
 use crate::batch::messages_to_batch;
+use crate::changes::{BatchEncoder, ChangedOnly};
 use crate::errors;
 use crate::plan::PyPlan;
 
@@ -48,13 +50,17 @@ impl StoreKw {
 /// An encoder with the store rules checked against the plan: declared names, vector defaults,
 /// types the store cannot keep (a `UserWarning`, or `StoreError` with `strict_store`). With
 /// `streaming` (sending while encoding), a vector of another length than the first fails at once.
+///
+/// `changed_only`: each batch is joined with the push ledger, and each row sends only the
+/// groups that changed (`crate::changes`).
 pub fn new_encoder(
     py: Python<'_>,
     plan: &Plan,
     mut opts: EncoderOptions,
     store: &StoreKw,
     streaming: bool,
-) -> PyResult<Encoder> {
+    changed_only: Option<ChangedOnly>,
+) -> PyResult<BatchEncoder> {
     opts.store = store.rules()?;
     opts.store.check_plan(plan).map_err(errors::store)?;
     if let Some(e) = StoreRules::unkept(plan) {
@@ -74,7 +80,11 @@ pub fn new_encoder(
     if streaming && opts.store.vector_fit != VectorFit::Keep {
         opts.first_lengths = Some(Arc::new(FirstLengths::new(plan)));
     }
-    Encoder::try_new(plan, opts).map_err(errors::store)
+    if changed_only.is_some() {
+        check_group_count(plan.feature_groups.len()).map_err(errors::store)?;
+    }
+    let encoder = GroupSetEncoder::try_new(plan, opts).map_err(errors::store)?;
+    Ok(BatchEncoder::new(plan, encoder, changed_only))
 }
 
 /// Merges the vector length counts of several encoders (JSON, from `Encoder.vector_tallies`)
@@ -154,13 +164,13 @@ pub fn stats_dict<'py>(py: Python<'py>, s: &EncodeStats) -> PyResult<Bound<'py, 
 /// Encodes the batches of one partition, in order.
 #[pyclass(name = "Encoder", module = "onfs_push._onfs")]
 pub struct PyEncoder {
-    inner: Encoder,
+    inner: BatchEncoder,
 }
 
 #[pymethods]
 impl PyEncoder {
     #[new]
-    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false, streaming=false))]
+    #[pyo3(signature = (plan, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false, streaming=false, changed_only=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -172,6 +182,7 @@ impl PyEncoder {
         vector_fit: Option<String>,
         strict_store: bool,
         streaming: bool,
+        changed_only: Option<ChangedOnly>,
     ) -> PyResult<Self> {
         let opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
         let store = StoreKw {
@@ -180,7 +191,7 @@ impl PyEncoder {
             strict_store,
         };
         Ok(PyEncoder {
-            inner: new_encoder(py, &plan.plan, opts, &store, streaming)?,
+            inner: new_encoder(py, &plan.plan, opts, &store, streaming, changed_only)?,
         })
     }
 
@@ -196,7 +207,14 @@ impl PyEncoder {
     /// The vector length counts so far, as JSON for `check_vector_tallies`.
     #[getter]
     fn vector_tallies(&self) -> String {
-        tallies_json(self.inner.stats())
+        tallies_json(&self.inner.stats())
+    }
+
+    /// Changed-only: per group, entities new, changed, unchanged, refreshed so far (and
+    /// `unchanged_rows`); None otherwise.
+    #[getter]
+    fn changes<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.inner.changes(py)
     }
 
     /// Encodes one record batch (anything with `__arrow_c_array__`, e.g. `pyarrow.RecordBatch`);
@@ -208,7 +226,10 @@ impl PyEncoder {
     ) -> PyResult<Bound<'py, PyAny>> {
         let batch = batch.into_inner();
         let inner = &mut self.inner;
-        let messages = py.detach(|| inner.encode(&batch)).map_err(errors::encode)?;
+        let messages = py.detach(|| {
+            let mut out = Vec::new();
+            inner.encode_into(&batch, &mut out).map(|()| out)
+        })?;
         PyRecordBatch::new(messages_to_batch(&messages)).into_pyarrow(py)
     }
 
@@ -221,7 +242,7 @@ impl PyEncoder {
     /// Rows read, rows encoded, rows dropped for a null key, messages and bytes so far.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        stats_dict(py, self.inner.stats())
+        stats_dict(py, &self.inner.stats())
     }
 
     /// Every column the encoder reads, each once (`Plan.input_columns`).

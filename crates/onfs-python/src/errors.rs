@@ -9,6 +9,7 @@
 //! ├── EncodeError            a row cannot be encoded
 //! │   └── StoreError         the online store's rules
 //! ├── DeliveryError (defined in Python), KafkaError
+//! ├── StateError             the push ledger (locked, unreachable, damaged)
 //! ├── UsageError (+ValueError, defined in Python)   bad arguments and options
 //! └── VerifyError (defined in Python), StoreReadError
 //! ```
@@ -60,6 +61,12 @@ create_exception!(
     OnfsError,
     "Kafka cannot be reached, the topic is missing, or a send failed."
 );
+create_exception!(
+    onfs_push._onfs,
+    StateError,
+    OnfsError,
+    "The push ledger (state=...) cannot be read, written or locked: another run holds the job, the location is unreachable, a file is damaged."
+);
 // Both an `OnfsError` and a `ValueError` (a class of two bases), so defined in Python; imported
 // when first raised.
 import_exception!(onfs_push.errors, UsageError);
@@ -73,6 +80,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("KafkaError", py.get_type::<KafkaError>())?;
     m.add("StoreReadError", py.get_type::<StoreReadError>())?;
+    m.add("StateError", py.get_type::<StateError>())?;
     Ok(())
 }
 
@@ -177,6 +185,15 @@ pub fn verify(e: onfs_verify::VerifyError) -> PyErr {
         BadAddress { .. } | BadCredential { .. } => usage(e.to_string()),
         e => StoreReadError::new_err(e.to_string()),
     }
+}
+
+/// The push ledger: a bad location is the caller's; the rest (locked, unreachable, damaged)
+/// `StateError`.
+pub fn state(e: onfs_state::StateError) -> PyErr {
+    if e.is_usage() {
+        return usage(e.to_string());
+    }
+    StateError::new_err(e.to_string())
 }
 
 /// An executor spool that cannot be written or read back (a full or unwritable disk, a file

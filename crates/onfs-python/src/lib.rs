@@ -3,6 +3,7 @@
 //! the command line runs.
 
 mod batch;
+mod changes;
 mod encoder;
 mod errors;
 mod fill;
@@ -23,6 +24,10 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sink::PyPusher>()?;
     m.add_class::<spool::PySpooler>()?;
     m.add_class::<fill::PyDefaultFill>()?;
+    m.add_class::<changes::PyPushState>()?;
+    m.add_function(wrap_pyfunction!(changes::ledger_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(changes::ledger_join_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(changes::refresh_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
     m.add_function(wrap_pyfunction!(batch::py_message_schema, m)?)?;
     m.add_function(wrap_pyfunction!(encoder::check_vector_tallies, m)?)?;

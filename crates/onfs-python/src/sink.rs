@@ -11,7 +11,7 @@ use std::io::BufReader;
 use std::path::PathBuf;
 
 use onfs_core::frame::RecordReader;
-use onfs_core::{EncodedMessage, Encoder};
+use onfs_core::EncodedMessage;
 use onfs_kafka::{Deliverer, DeliveryConfig, DeliveryOutcome, Outgoing, ProducerConfig, Round};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -19,7 +19,8 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
 
 use crate::batch::batch_messages;
-use crate::encoder::{encoder_options, new_encoder, stats_dict, StoreKw};
+use crate::changes::{BatchEncoder, ChangedOnly};
+use crate::encoder::{encoder_options, new_encoder, StoreKw};
 use crate::errors;
 use crate::plan::PyPlan;
 
@@ -205,7 +206,7 @@ impl PyKafkaSink {
 /// producer's queue.
 #[pyclass(name = "Pusher", module = "onfs_push._onfs")]
 pub struct PyPusher {
-    encoder: Encoder,
+    encoder: BatchEncoder,
     sending: Option<Deliverer>,
     messages: Vec<EncodedMessage>,
     /// The round this pass sends.
@@ -215,7 +216,7 @@ pub struct PyPusher {
 #[pymethods]
 impl PyPusher {
     #[new]
-    #[pyo3(signature = (plan, bootstrap_servers, topic, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, connect_timeout=30.0, max_rate=None, round_index=0, rounds=1, *, vector_lengths=None, vector_fit=None, strict_store=false))]
+    #[pyo3(signature = (plan, bootstrap_servers, topic, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, connect_timeout=30.0, max_rate=None, round_index=0, rounds=1, *, vector_lengths=None, vector_fit=None, strict_store=false, changed_only=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -233,6 +234,7 @@ impl PyPusher {
         vector_lengths: Option<HashMap<String, usize>>,
         vector_fit: Option<String>,
         strict_store: bool,
+        changed_only: Option<ChangedOnly>,
     ) -> PyResult<Self> {
         let round = Round::new(round_index, rounds).map_err(errors::kafka)?;
         let mut opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
@@ -244,7 +246,7 @@ impl PyPusher {
         let producer = producer_config(options)?;
         opts.max_message_bytes = Some(producer.max_message_value_bytes(opts.max_message_bytes));
         // Checked before connecting: a store rule the plan breaks fails at once.
-        let encoder = new_encoder(py, &plan.plan, opts, &store, true)?;
+        let encoder = new_encoder(py, &plan.plan, opts, &store, true, changed_only)?;
         let sending = py.detach(|| {
             connect(
                 bootstrap_servers,
@@ -269,9 +271,7 @@ impl PyPusher {
         let (encoder, messages, round) = (&mut self.encoder, &mut self.messages, self.round);
         py.detach(|| {
             messages.clear();
-            encoder
-                .encode_into(&batch, messages)
-                .map_err(errors::encode)?;
+            encoder.encode_into(&batch, messages)?;
             offer_encoded(sending, messages, round)
         })
     }
@@ -287,7 +287,7 @@ impl PyPusher {
             sending.finish().map_err(errors::kafka)
         })?;
         let d = report_dict(py, outcome)?;
-        d.set_item("encode", stats_dict(py, self.encoder.stats())?)?;
+        d.set_item("encode", self.encoder.report(py)?)?;
         Ok(d)
     }
 }

@@ -13,12 +13,13 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use onfs_core::frame::{write_record, Framed, MAGIC};
-use onfs_core::{EncodedMessage, Encoder};
+use onfs_core::EncodedMessage;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
 
-use crate::encoder::{encoder_options, new_encoder, stats_dict, tallies_json, StoreKw};
+use crate::changes::{BatchEncoder, ChangedOnly};
+use crate::encoder::{encoder_options, new_encoder, tallies_json, StoreKw};
 use crate::errors;
 use crate::plan::PyPlan;
 use crate::sink::producer_config;
@@ -29,7 +30,7 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// Encodes the record batches of one partition into a spool file.
 #[pyclass(name = "Spooler", module = "onfs_push._onfs")]
 pub struct PySpooler {
-    encoder: Encoder,
+    encoder: BatchEncoder,
     out: Option<BufWriter<File>>,
     path: PathBuf,
     part: PathBuf,
@@ -56,7 +57,7 @@ impl PySpooler {
     /// `options`: the producer options the messages will be sent with (their size limit,
     /// `message.max.bytes`, shapes the messages as it does for `Pusher`).
     #[new]
-    #[pyo3(signature = (plan, path, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false, streaming=false))]
+    #[pyo3(signature = (plan, path, options=None, intra_batch_size=20, allow_out_of_range=false, max_message_bytes=None, *, vector_lengths=None, vector_fit=None, strict_store=false, streaming=false, changed_only=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -70,6 +71,7 @@ impl PySpooler {
         vector_fit: Option<String>,
         strict_store: bool,
         streaming: bool,
+        changed_only: Option<ChangedOnly>,
     ) -> PyResult<Self> {
         let mut opts = encoder_options(intra_batch_size, allow_out_of_range, max_message_bytes)?;
         let producer = producer_config(options)?;
@@ -79,7 +81,7 @@ impl PySpooler {
             vector_fit,
             strict_store,
         };
-        let encoder = new_encoder(py, &plan.plan, opts, &store, streaming)?;
+        let encoder = new_encoder(py, &plan.plan, opts, &store, streaming, changed_only)?;
         let mut part = path.clone().into_os_string();
         part.push(".part");
         let part = PathBuf::from(part);
@@ -106,9 +108,7 @@ impl PySpooler {
     fn encode(&mut self, py: Python<'_>, batch: PyRecordBatch) -> PyResult<()> {
         let batch = batch.into_inner();
         py.detach(|| {
-            self.encoder
-                .encode_into(&batch, &mut self.messages)
-                .map_err(errors::encode)?;
+            self.encoder.encode_into(&batch, &mut self.messages)?;
             self.write()
         })
     }
@@ -126,7 +126,7 @@ impl PySpooler {
             drop(file);
             fs::rename(&self.part, &self.path).map_err(|e| errors::spool_io(&self.path, e))
         })?;
-        let d = stats_dict(py, self.encoder.stats())?;
+        let d = self.encoder.report(py)?;
         d.set_item("spool", self.path.to_string_lossy())?;
         d.set_item("spooled_bytes", self.spooled_bytes)?;
         Ok(d)
@@ -135,7 +135,7 @@ impl PySpooler {
     /// The vector length counts so far, as JSON for `check_vector_tallies`.
     #[getter]
     fn vector_tallies(&self) -> String {
-        tallies_json(self.encoder.stats())
+        tallies_json(&self.encoder.stats())
     }
 }
 

@@ -64,7 +64,7 @@ pub(crate) async fn open_table(
     storage: &StorageOptions,
 ) -> Result<DeltaTable, OpenError> {
     let store = match Cloud::of(url) {
-        Some(_) => Some(stores::build_store(url, storage)?),
+        Some(_) => Some(stores::build_store(url, storage).map_err(SourceError::from)?),
         None => None,
     };
     Ok(open_on(url, store).await?)

@@ -1,5 +1,6 @@
 //! Row and entity-key hashes of a batch (DataFusion's vectorized hashing, fixed seed), for the
-//! streaming `distinct` and duplicate-key check after the join.
+//! streaming `distinct` and duplicate-key check after the join (the push ledger hashes in
+//! `onfs_state::hashing`).
 
 use arrow_array::{ArrayRef, RecordBatch};
 use datafusion::common::hash_utils::{create_hashes, RandomState};
@@ -26,22 +27,4 @@ pub fn key_and_row_hashes(
     let mut row_hashes = vec![0u64; n];
     create_hashes(batch.columns(), &state, &mut row_hashes)?;
     Ok((key_hashes, row_hashes))
-}
-
-/// One hash per row over the named columns (the same function and seed as the key hashes
-/// above): a stable fingerprint of those values, e.g. a feature group's, for the push ledger.
-pub fn column_hashes(batch: &RecordBatch, columns: &[String]) -> Result<Vec<u64>, SourceError> {
-    let state = RandomState::with_seed(0x6f6e_6673);
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|c| {
-            batch
-                .column_by_name(c)
-                .cloned()
-                .ok_or_else(|| SourceError::Engine(format!("column {c:?} missing after the join")))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut hashes = vec![0u64; batch.num_rows()];
-    create_hashes(&arrays, &state, &mut hashes)?;
-    Ok(hashes)
 }

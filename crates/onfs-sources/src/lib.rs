@@ -7,7 +7,7 @@ mod delta_open;
 pub mod hashing;
 pub mod hive;
 pub mod joined;
-pub mod list_retry;
+pub use onfs_stores::list_retry;
 pub mod location;
 pub mod partition;
 mod reader;

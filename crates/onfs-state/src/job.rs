@@ -4,12 +4,39 @@
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::head::{Head, PassSources, RunRecord};
-use crate::ledger::{Ledger, HASH_SCHEME};
+use crate::ledger::{Ledger, Updates, HASH_SCHEME};
 use crate::lock::LockInfo;
 use crate::{StateError, StateLocation};
 
 const HEAD: &str = "HEAD.json";
 const LOCK: &str = "LOCK.json";
+/// The folder (one per run, `sends-<run>`) where executors leave what they sent, until the
+/// run commits.
+const SENDS: &str = "sends";
+
+/// An executor's sends for `run` of the job in `job_dir` (Spark), written under the job's
+/// folder as `name`; the run's driver reads them with [`JobState::read_sends`] once
+/// everything was delivered. Returns `name`.
+pub async fn put_sends(
+    location: &StateLocation,
+    job_dir: &str,
+    run: &str,
+    name: &str,
+    sends: &Updates,
+    groups: &[String],
+) -> Result<String, StateError> {
+    let path = location.path(&[job_dir, &format!("{SENDS}-{run}"), name]);
+    let bytes = sends.to_parquet(groups).map_err(|e| StateError::Corrupt {
+        path: location.shown(&path),
+        problem: e.to_string(),
+    })?;
+    location
+        .store
+        .put(&path, PutPayload::from(bytes))
+        .await
+        .map_err(|e| StateError::store(location, &path, e))?;
+    Ok(name.to_string())
+}
 
 /// The folder of a job: its name made path-safe, and a hash of the groups it pushes (the
 /// ledger is per job and groups: another set of groups is another ledger).
@@ -182,15 +209,7 @@ impl JobState {
             return Ok(Ledger::new(self.groups.clone()));
         }
         let path = self.path(name);
-        let bytes = self
-            .location
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| StateError::store(&self.location, &path, e))?
-            .bytes()
-            .await
-            .map_err(|e| StateError::store(&self.location, &path, e))?;
+        let bytes = self.get(&path).await?;
         let t = std::time::Instant::now();
         let ledger =
             Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
@@ -293,22 +312,96 @@ impl JobState {
         Ok(())
     }
 
-    /// Deletes every ledger file but the head's: the previous one, and any a killed run wrote
-    /// without committing. Best effort: a file left is never read.
-    async fn remove_other_ledgers(&self) {
+    async fn get(&self, path: &object_store::path::Path) -> Result<bytes::Bytes, StateError> {
+        let store = |e| StateError::store(&self.location, path, e);
+        self.location
+            .store
+            .get(path)
+            .await
+            .map_err(store)?
+            .bytes()
+            .await
+            .map_err(store)
+    }
+
+    /// Every object in the job's folder (none, with a warning, if it cannot be listed).
+    async fn files(&self) -> Vec<object_store::ObjectMeta> {
         use futures::TryStreamExt;
         let dir = self.location.path(&[&self.dir]);
-        let files: Vec<_> = match self.location.store.list(Some(&dir)).try_collect().await {
+        match self.location.store.list(Some(&dir)).try_collect().await {
             Ok(files) => files,
             Err(e) => {
                 tracing::warn!("listing {dir}: {e}");
-                return;
+                Vec::new()
             }
-        };
-        for meta in files {
+        }
+    }
+
+    /// Deletes every ledger file but the head's: the previous one, and any a killed run wrote
+    /// without committing. Best effort: a file left is never read.
+    async fn remove_other_ledgers(&self) {
+        for meta in self.files().await {
             let name = meta.location.filename().unwrap_or_default();
             if name.starts_with("ledger-") && Some(name) != self.head.ledger.as_deref() {
                 let _ = self.location.store.delete(&meta.location).await;
+            }
+        }
+    }
+
+    /// The ledger file in effect as a URL under the location as given (for an engine that
+    /// reads it itself); `None` before the first changed-only run, or for a ledger of another
+    /// hash scheme (everything is sent once).
+    pub fn ledger_url(&self) -> Option<String> {
+        let name = self.head.ledger.as_ref()?;
+        (self.head.hash_scheme == HASH_SCHEME).then(|| {
+            format!(
+                "{}/{}/{name}",
+                self.location.url.trim_end_matches('/'),
+                self.dir
+            )
+        })
+    }
+
+    /// The sends executors of this run recorded ([`put_sends`]), by file name, in one
+    /// [`Updates`] (a later file winning for a key and group).
+    pub async fn read_sends(&self, names: &[String]) -> Result<Updates, StateError> {
+        let mut all = Updates::new(self.groups.len());
+        for name in names {
+            let sends_dir = format!("{SENDS}-{}", self.run);
+            let path = self.location.path(&[&self.dir, &sends_dir, name]);
+            let bytes = self.get(&path).await?;
+            let sends = Updates::from_parquet(bytes, &self.groups).map_err(|problem| {
+                StateError::Corrupt {
+                    path: self.location.shown(&path),
+                    problem,
+                }
+            })?;
+            all.append(sends);
+        }
+        Ok(all)
+    }
+
+    /// Deletes this run's sends folder, and any a killed run left. Best effort.
+    pub async fn remove_sends(&self) {
+        let dir = self.location.path(&[&self.dir]);
+        for meta in self.files().await {
+            let in_sends = meta
+                .location
+                .prefix_match(&dir)
+                .and_then(|mut parts| parts.next())
+                .is_some_and(|first| first.as_ref().starts_with(SENDS));
+            if in_sends {
+                let _ = self.location.store.delete(&meta.location).await;
+            }
+        }
+        // A local folder keeps the emptied folders.
+        if let Some(root) = self.location.local_dir() {
+            if let Ok(entries) = std::fs::read_dir(root.join(&self.dir)) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(SENDS) {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
             }
         }
     }
@@ -320,5 +413,53 @@ impl JobState {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(StateError::store(&self.location, &path, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StateLocation;
+
+    #[tokio::test]
+    async fn executors_sends_are_committed_by_the_run_and_their_folder_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let location =
+            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let groups = vec!["a".to_string(), "b".to_string()];
+        let state = JobState::open(&location, "job", &groups).await.unwrap();
+        assert_eq!(state.ledger_url(), None);
+        // Two executors' sends; a third file (a retried attempt) is never named.
+        let mut one = Updates::new(2);
+        one.push(1, [(10, 5), (11, 5)]);
+        let mut two = Updates::new(2);
+        two.push(2, [(20, 5), (0, 0)]);
+        for (name, sends) in [("p0", &one), ("p1", &two), ("p1-retry", &two)] {
+            put_sends(&location, state.dir(), state.run_id(), name, sends, &groups)
+                .await
+                .unwrap();
+        }
+        let sends = state.read_sends(&["p0".into(), "p1".into()]).await.unwrap();
+        assert_eq!(sends.len(), 2);
+        let mut ledger = state.ledger().await.unwrap();
+        ledger.apply(sends);
+        state.remove_sends().await;
+        let run_dir = dir.path().join(state.dir());
+        let left: Vec<String> = std::fs::read_dir(&run_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.iter().all(|n| !n.starts_with(SENDS)), "{left:?}");
+        state
+            .commit(Some(&ledger), RunRecord::default(), Vec::new())
+            .await
+            .unwrap();
+        // The next run finds the ledger, by a URL under the location as given.
+        let next = JobState::open(&location, "job", &groups).await.unwrap();
+        let url = next.ledger_url().unwrap();
+        assert!(url.starts_with(dir.path().to_str().unwrap()), "{url}");
+        assert!(std::path::Path::new(&url).is_file(), "{url}");
+        assert_eq!(next.ledger().await.unwrap(), ledger);
+        next.release().await.unwrap();
     }
 }

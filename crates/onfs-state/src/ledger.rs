@@ -22,7 +22,9 @@ use parquet::schema::types::ColumnPath;
 
 /// How keys and values are hashed; a ledger made another way is not compared with (the run
 /// sends everything once and writes a new one).
-pub const HASH_SCHEME: &str = "arrow-ahash-6f6e6673-v1";
+/// (v2: values hashed in one canonical Arrow type per kind, `hashing`, so that the command line
+/// and Spark hash alike.)
+pub const HASH_SCHEME: &str = "arrow-foldhash-6f6e6673-v2";
 
 /// Never sent.
 const NEVER: u32 = 0;
@@ -80,6 +82,48 @@ pub enum Seen {
     Changed,
 }
 
+impl Seen {
+    /// A group's entry as the ledger keeps it (`hash`, and `sent`: `0` for never) compared
+    /// with the group's value hash now.
+    pub fn of(hash: u64, sent: u32, now: u64) -> Seen {
+        match sent {
+            NEVER => Seen::New,
+            sent if hash == now => Seen::Same { sent },
+            _ => Seen::Changed,
+        }
+    }
+
+    /// What a changed-only run does with the group: sends it if it is new or changed, or was
+    /// last sent `refresh_after` seconds or more before `now` (seconds since the epoch).
+    pub fn verdict(self, now: u32, refresh_after: Option<u32>) -> Verdict {
+        match self {
+            Seen::New => Verdict::New,
+            Seen::Changed => Verdict::Changed,
+            Seen::Same { sent } => match refresh_after {
+                Some(after) if now.saturating_sub(sent) >= after => Verdict::Refreshed,
+                _ => Verdict::Unchanged,
+            },
+        }
+    }
+}
+
+/// A changed-only run's verdict on one group of one row (the index of its count in a
+/// report: new, changed, unchanged, refreshed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    New = 0,
+    Changed = 1,
+    Unchanged = 2,
+    Refreshed = 3,
+}
+
+impl Verdict {
+    /// Whether the group is sent.
+    pub fn sends(self) -> bool {
+        self != Verdict::Unchanged
+    }
+}
+
 /// Sends to record: per key, each group's value hash and when it was sent (`0`: not sent by
 /// this update, the ledger keeps what it had).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -124,6 +168,28 @@ impl Updates {
         self.keys.append(&mut other.keys);
         self.hashes.append(&mut other.hashes);
         self.sent.append(&mut other.sent);
+    }
+
+    /// As a file of the ledger's layout (`key`, `hash:<group>`, `sent:<group>`): how an
+    /// executor hands its sends to the process that commits them.
+    pub fn to_parquet(&self, groups: &[String]) -> Result<Bytes, ParquetError> {
+        let mut ledger = Ledger::new(groups.to_vec());
+        ledger.apply(self.clone());
+        ledger.to_parquet()
+    }
+
+    /// Sends written by [`Updates::to_parquet`].
+    pub fn from_parquet(bytes: Bytes, groups: &[String]) -> Result<Updates, String> {
+        let ledger = Ledger::from_parquet(bytes, groups)?;
+        let w = ledger.width();
+        let mut updates = Updates::new(w);
+        for (i, key) in ledger.keys.iter().enumerate() {
+            updates.push(
+                *key,
+                (0..w).map(|g| (ledger.hashes[i * w + g], ledger.sent[i * w + g])),
+            );
+        }
+        Ok(updates)
     }
 }
 
@@ -206,11 +272,7 @@ impl Ledger {
     /// What group `group` of entry `entry` was when last sent, compared with `hash`.
     pub fn seen_at(&self, entry: usize, group: usize, hash: u64) -> Seen {
         let at = entry * self.width() + group;
-        match self.sent[at] {
-            NEVER => Seen::New,
-            sent if self.hashes[at] == hash => Seen::Same { sent },
-            _ => Seen::Changed,
-        }
+        Seen::of(self.hashes[at], self.sent[at], hash)
     }
 
     /// What group `group` of `key` was when last sent, compared with `hash`.
@@ -539,6 +601,27 @@ mod tests {
         // The other group of a known key was never sent.
         assert_eq!(l.seen(7, 1, 1), Seen::New);
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn updates_travel_as_parquet_and_keep_what_they_leave_alone() {
+        let groups = vec!["a".to_string(), "b".to_string()];
+        let mut ledger = Ledger::new(groups.clone());
+        let mut first = Updates::new(2);
+        first.push(1, [(10, 5), (11, 5)]);
+        ledger.apply(first);
+        // Key 1 sends only group b; key 2 is new with group a.
+        let mut sends = Updates::new(2);
+        sends.push(1, [(0, 0), (99, 7)]);
+        sends.push(2, [(20, 7), (0, 0)]);
+        let back = Updates::from_parquet(sends.to_parquet(&groups).unwrap(), &groups).unwrap();
+        let mut expected = ledger.clone();
+        expected.apply(sends);
+        ledger.apply(back);
+        assert_eq!(ledger, expected);
+        assert_eq!(ledger.seen(1, 0, 10), Seen::Same { sent: 5 });
+        assert_eq!(ledger.seen(1, 1, 99), Seen::Same { sent: 7 });
+        assert_eq!(ledger.seen(2, 1, 0), Seen::New);
     }
 
     #[test]

@@ -12,18 +12,22 @@
 //! Beside it, in a local folder, each job's resume area (`resume`): the spool of a pass being
 //! delivered and the journal of what the brokers acknowledged, for a cut run to resume.
 
+mod duration;
 mod error;
+pub mod hashing;
 mod head;
 mod job;
+pub mod joined;
 pub mod ledger;
 mod location;
 mod lock;
 mod resume;
 mod status;
 
+pub use duration::parse_duration;
 pub use error::StateError;
 pub use head::{Head, PassSources, Pushed, PushedPass, RunRecord};
-pub use job::{job_key, JobState};
+pub use job::{job_key, put_sends, JobState};
 pub use ledger::{Ledger, Updates, HASH_SCHEME};
 pub use location::StateLocation;
 pub use lock::LockInfo;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
-use onfs_sources::StorageOptions;
+use onfs_stores::StorageOptions;
 
 use crate::resume::{fnv1a, ResumeArea};
 use crate::StateError;
@@ -34,7 +34,7 @@ impl StateLocation {
             location: location.to_string(),
             problem,
         };
-        let url = onfs_sources::location::dir_url(location).map_err(|e| bad(e.to_string()))?;
+        let url = onfs_stores::dir_url(location).map_err(|e| bad(e.to_string()))?;
         if url.scheme() == "file" {
             let dir = url
                 .to_file_path()
@@ -47,8 +47,7 @@ impl StateLocation {
                 url: location.to_string(),
             });
         }
-        let store =
-            onfs_sources::stores::build_store(&url, storage).map_err(|e| bad(e.to_string()))?;
+        let store = onfs_stores::build_store(&url, storage).map_err(|e| bad(e.to_string()))?;
         let root = Path::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
         Ok(StateLocation {
             store,
@@ -80,7 +79,7 @@ impl StateLocation {
 
     /// The folder, when the location is a local one.
     pub fn local_dir(&self) -> Option<std::path::PathBuf> {
-        let url = onfs_sources::location::dir_url(&self.url).ok()?;
+        let url = onfs_stores::dir_url(&self.url).ok()?;
         (url.scheme() == "file")
             .then(|| url.to_file_path().ok())
             .flatten()

@@ -1,5 +1,6 @@
 //! The hot path: Arrow record batches to serialized `persist.Query` messages.
 
+pub mod by_groups;
 mod column;
 mod encoder;
 mod error;
@@ -8,6 +9,7 @@ pub mod pyfmt;
 pub mod ranges;
 pub mod wire;
 
+pub use by_groups::GroupSetEncoder;
 pub use encoder::{EncodeStats, EncodedMessage, Encoder, EncoderOptions};
 pub use error::EncodeError;
 pub use message_table::{message_batch, message_schema, messages_to_batch};

@@ -81,6 +81,10 @@ pub enum StoreError {
         data_type: String,
         features: Vec<String>,
     },
+
+    /// A changed-only push of more feature groups than a row's set of groups can name.
+    #[error("a changed-only push tracks at most {max} feature groups per job and this one pushes {groups}; split the job by feature groups")]
+    TooManyGroups { groups: usize, max: usize },
 }
 
 fn ragged_text(features: &[RaggedFeature]) -> String {

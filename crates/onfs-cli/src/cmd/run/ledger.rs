@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use onfs_core::encode::by_groups::check_group_count;
 use onfs_core::Plan;
 use onfs_kafka::AckJournal;
-use onfs_pipeline::{Changes, GroupCounts, PassReport, MAX_GROUPS};
+use onfs_pipeline::{Changes, GroupCounts, PassReport};
 use onfs_sources::{SourceRead, StorageOptions};
 use onfs_state::{
     head_fingerprint, Acked, JobState, Ledger, PassSources, PendingPass, Pushed, ResumeArea,
@@ -241,11 +242,10 @@ impl<'a> Ledgers<'a> {
             .iter()
             .map(|g| g.label.clone())
             .collect();
-        if settings.changed_only && groups.len() > MAX_GROUPS {
-            return Err(usage(anyhow::anyhow!(
-                "{name}: --changed-only tracks at most {MAX_GROUPS} feature groups per job and this one pushes {}; split it with --fgs",
-                groups.len()
-            )));
+        if settings.changed_only {
+            if let Err(e) = check_group_count(groups.len()) {
+                return Err(usage(anyhow::anyhow!("{name}: {e} (--fgs)")));
+            }
         }
         let state = runtime
             .block_on(JobState::open(location, name, &groups))

@@ -70,27 +70,7 @@ pub struct StateSettings {
     pub spool_dir: Option<std::path::PathBuf>,
 }
 
-/// `30s`, `30m`, `12h`, `7d` (or a plain number of seconds); `never`.
-pub fn parse_duration(text: &str) -> Result<Option<std::time::Duration>, String> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("never") {
-        return Ok(None);
-    }
-    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    match number.trim().parse::<u64>() {
-        Ok(n) if seconds > 0 => Ok(Some(std::time::Duration::from_secs(n * seconds))),
-        _ => Err(format!(
-            "{text:?} is not a duration: write it as 30m, 12h, 7d or never"
-        )),
-    }
-}
+pub use onfs_state::parse_duration;
 
 fn resolve_state(args: &RunArgs, cfg: &JobConfig) -> CliResult<Option<StateSettings>> {
     let location = args.state.location.clone().or(cfg.state.location.clone());
@@ -441,26 +421,4 @@ pub fn resolve(args: &RunArgs, given: &Given<'_>) -> CliResult<Settings> {
         state,
         jobs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refresh_durations() {
-        use std::time::Duration;
-        assert_eq!(
-            parse_duration("7d"),
-            Ok(Some(Duration::from_secs(7 * 86_400)))
-        );
-        assert_eq!(
-            parse_duration("12h"),
-            Ok(Some(Duration::from_secs(12 * 3600)))
-        );
-        assert_eq!(parse_duration("90"), Ok(Some(Duration::from_secs(90))));
-        assert_eq!(parse_duration("never"), Ok(None));
-        assert!(parse_duration("7 weeks").is_err());
-        assert!(parse_duration("d").is_err());
-    }
 }

@@ -1,0 +1,210 @@
+"""Changed-only pushes from Spark over the push ledger the command line keeps (`state=`,
+`changed_only=True`): exactly the groups that changed are sent, the ledger is committed only after
+delivery, and a job moves between the command line and Spark without a full push. Against the real
+broker, the real command-line binary and a real local PySpark."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from onfs_push import EncodeError, Plan, PushState, StateError, UsageError
+from onfs_push.spark import push
+
+from conftest import read_topic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Two groups of one entity: `orders` (Int64) and `profile` (String).
+META = json.dumps({"keys": {"user": ["user_id"]}, "data": [{"storage-provider": "TABLE", "base-path": [
+    {"source-base-path": "db.users", "data-paths": [
+        {"entity-label": "user", "feature-group-label": "orders", "feature-label": "n", "source-data-column": "n",
+         "default-value": "0", "data-type": "DataTypeInt64"},
+        {"entity-label": "user", "feature-group-label": "profile", "feature-label": "segment",
+         "source-data-column": "segment", "default-value": "none", "data-type": "DataTypeString"}]}]}]})
+
+
+def base_rows():
+    return [(i, i * 10, "a" if i % 2 == 0 else "b") for i in range(10)]
+
+
+def counts(new=0, changed=0, unchanged=0, refreshed=0):
+    return {"new": new, "changed": changed, "unchanged": unchanged, "refreshed": refreshed}
+
+
+@pytest.fixture(scope="module")
+def onfs_push_bin() -> str:
+    """The command line, as `cargo test` built it (built here when it is missing)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    binary = target / "debug" / "onfs-push"
+    if not binary.is_file():
+        subprocess.run(["cargo", "build", "-q", "-p", "onfs-cli"], cwd=ROOT, check=True)
+    return str(binary)
+
+
+class Job:
+    """A job of the two groups: its metadata file (the command line's job name), the table's
+    partitions, the ledger's folder."""
+
+    def __init__(self, tmp: Path, spark, bootstrap: str, binary: str):
+        self.tmp, self.spark, self.bootstrap, self.binary = tmp, spark, bootstrap, binary
+        self.meta = tmp / "metadata.json"
+        self.meta.write_text(META)
+        self.plan = Plan.from_metadata_json(META)
+        self.state = str(tmp / "state")
+        self.days = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.meta)
+
+    def cli(self, rows, topic: str) -> dict:
+        """The command line's changed-only run over a new newest partition holding `rows`."""
+        self.days += 1
+        day = self.tmp / "users" / f"process_date=2026-11-{self.days:02d}"
+        day.mkdir(parents=True)
+        ids, n, seg = zip(*rows)
+        pq.write_table(pa.table({"user_id": pa.array(ids, pa.int64()), "n": pa.array(n, pa.int64()),
+                                 "segment": pa.array(seg, pa.string())}), day / "part-0.parquet")
+        report = self.tmp / f"report-{self.days}.json"
+        subprocess.run([self.binary, "run", "--metadata-file", self.name, "--table", f"db.users={self.tmp / 'users'}",
+                        "--state", self.state, "--changed-only", "--batch-size", "4", "--kafka-brokers",
+                        self.bootstrap, "--topic", topic, "--report", str(report)], check=True,
+                       capture_output=True, text=True)
+        return json.loads(report.read_text())["jobs"][0]
+
+    def df(self, rows, partitions: int = 2):
+        columns = self.plan.input_columns()
+        return self.spark.createDataFrame(rows, f"{columns[0]} long, {columns[1]} long, {columns[2]} string") \
+            .repartition(partitions)
+
+    def spark_push(self, rows, topic: str, **kw) -> dict:
+        return push(self.df(rows), self.plan, self.bootstrap, topic, intra_batch_size=4, state=self.state,
+                    job=self.name, changed_only=True, **kw)
+
+    def head(self) -> bytes:
+        (job_dir,) = [p for p in Path(self.state).iterdir() if p.is_dir()]
+        return (job_dir / "HEAD.json").read_bytes()
+
+
+def sent(spark, bootstrap: str, topic: str):
+    """Each row sent to `topic`: key -> {group: value}; a key sent twice fails."""
+    from bharatml_commons.proto.persist.persist_pb2 import Query
+
+    rows = {}
+    for value, _ in read_topic(spark, bootstrap, topic):
+        q = Query.FromString(value)
+        for d in q.data:
+            groups = {}
+            for schema, values in zip(q.feature_group_schema, d.feature_values):
+                v = values.values
+                groups[schema.label] = str(v.int64_values[0]) if len(v.int64_values) else v.string_values[0]
+            key = int(d.key_values[0])
+            assert key not in rows, f"key {key} sent twice"
+            rows[key] = groups
+    return rows
+
+
+@pytest.fixture
+def job(session, kafka_bootstrap, tmp_path, onfs_push_bin):
+    """On a classic session and on Spark Connect."""
+    return Job(tmp_path, session, kafka_bootstrap, onfs_push_bin)
+
+
+def test_only_the_groups_that_changed_are_sent_and_the_ledger_follows(job, kafka_bootstrap, topic):
+    spark = job.spark
+    first = topic()
+    report = job.spark_push(base_rows(), first)
+    assert report["delivered_rows"] == 10 and report["unchanged_rows"] == 0
+    assert report["changed_only"] == {"orders": counts(new=10), "profile": counts(new=10)}
+    assert sent(spark, kafka_bootstrap, first) == {i: {"orders": str(i * 10), "profile": "a" if i % 2 == 0 else "b"}
+                                                   for i in range(10)}
+    # The same data: nothing is sent.
+    again = topic()
+    report = job.spark_push(base_rows(), again)
+    assert report["messages"] == 0 and report["unchanged_rows"] == 10
+    assert report["changed_only"] == {"orders": counts(unchanged=10), "profile": counts(unchanged=10)}
+    assert sent(spark, kafka_bootstrap, again) == {}
+    # One feature of 3 entities, the other group of 2 more: exactly those groups of those entities.
+    rows = [(i, n + 1 if i in (1, 2, 3) else n, "z" if i in (7, 8) else s) for i, n, s in base_rows()]
+    changes = topic()
+    report = job.spark_push(rows, changes)
+    assert report["changed_only"] == {"orders": counts(changed=3, unchanged=7),
+                                      "profile": counts(changed=2, unchanged=8)}
+    assert sent(spark, kafka_bootstrap, changes) == {1: {"orders": "11"}, 2: {"orders": "21"}, 3: {"orders": "31"},
+                                                     7: {"profile": "z"}, 8: {"profile": "z"}}
+    # A refresh interval that has passed sends every group again, counted as refreshed.
+    refreshed = topic()
+    report = job.spark_push(rows, refreshed, refresh_after=0)
+    assert report["changed_only"]["orders"] == counts(refreshed=10)
+    assert len(sent(spark, kafka_bootstrap, refreshed)) == 10
+
+
+def test_a_job_moves_between_the_command_line_and_spark_without_a_full_push(job, kafka_bootstrap, topic):
+    spark = job.spark
+    # The command line pushes everything; Spark, on the same rows, sends nothing.
+    first = job.cli(base_rows(), topic())
+    assert first["changed_only"]["orders"]["new"] == 10
+    nothing = topic()
+    report = job.spark_push(base_rows(), nothing)
+    assert report["messages"] == 0 and report["changed_only"]["profile"] == counts(unchanged=10)
+    # Spark sends a change; the command line, on the same rows, then sends nothing.
+    rows = [(i, n + 5 if i == 4 else n, s) for i, n, s in base_rows()]
+    change = topic()
+    job.spark_push(rows, change)
+    assert sent(spark, kafka_bootstrap, change) == {4: {"orders": "45"}}
+    after = topic()
+    report = job.cli(rows, after)
+    assert report["changed_only"]["orders"] == counts(unchanged=10)
+    assert sent(spark, kafka_bootstrap, after) == {}
+    # And the reverse: the command line's change is not sent again by Spark.
+    rows = [(i, n, "q" if i == 9 else s) for i, n, s in rows]
+    cli_change = topic()
+    job.cli(rows, cli_change)
+    assert sent(spark, kafka_bootstrap, cli_change) == {9: {"profile": "q"}}
+    last = topic()
+    report = job.spark_push(rows, last)
+    assert report["messages"] == 0 and sent(spark, kafka_bootstrap, last) == {}
+
+
+def test_a_failed_push_leaves_the_ledger_and_gives_the_job_back(job, kafka_bootstrap, topic):
+    spark = job.spark
+    job.spark_push(base_rows(), topic())
+    before = job.head()
+    # A null feature fails the check pass after the job's lock was taken.
+    rows = [(i, None if i == 3 else n, s) for i, n, s in base_rows()]
+    broken = topic()
+    with pytest.raises(EncodeError, match="is null for key user_id=3"):
+        job.spark_push(rows, broken)
+    assert job.head() == before
+    assert sent(spark, kafka_bootstrap, broken) == {}
+    # The job was given back, and the next run compares with the ledger as it was.
+    report = job.spark_push(base_rows(), topic())
+    assert report["messages"] == 0
+
+
+def test_a_second_run_of_the_job_fails_at_once_naming_the_first(job, topic):
+    holder = PushState.open(job.state, job.name, job.plan)
+    try:
+        with pytest.raises(StateError, match="is being pushed by another run"):
+            job.spark_push(base_rows(), topic())
+    finally:
+        holder.release()
+    assert job.spark_push(base_rows(), topic())["delivered_rows"] == 10
+
+
+def test_bad_ledger_arguments_are_usage_errors(job, topic):
+    name = topic()
+    with pytest.raises(UsageError, match="needs state="):
+        push(job.df(base_rows()), job.plan, job.bootstrap, name, changed_only=True)
+    with pytest.raises(UsageError, match="needs job="):
+        push(job.df(base_rows()), job.plan, job.bootstrap, name, changed_only=True, state=job.state)
+    with pytest.raises(UsageError, match="not a duration"):
+        job.spark_push(base_rows(), name, refresh_after="7 weeks")
+    assert not Path(job.state).exists() or not any(Path(job.state).iterdir())
