@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pathlib
 import re
 import shutil
 import socket
@@ -189,7 +190,9 @@ def _task_changes(changed: Optional[Dict[str, Any]], step: str) -> Optional[Dict
     from pyspark import TaskContext
 
     ctx = TaskContext.get()
-    return dict(changed, name=f"{step}-{ctx.partitionId():05d}-{ctx.attemptNumber()}.parquet")
+    # taskAttemptId is unique in the application (attemptNumber starts again when a stage is
+    # retried): a retried task never overwrites the file its earlier attempt reported.
+    return dict(changed, name=f"{step}-{ctx.partitionId():05d}-{ctx.taskAttemptId()}.parquet")
 
 
 def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
@@ -290,7 +293,7 @@ def _spool_partitions(plan, options, intra_batch_size, allow_out_of_range, max_m
         partition = ctx.partitionId()
         root = _spool_root(spool)
         _sweep_stale_spools(root, run)
-        path = os.path.join(root, run, f"part-{partition:05d}-{ctx.attemptNumber()}.onfsmsg")
+        path = os.path.join(root, run, f"part-{partition:05d}-{ctx.taskAttemptId()}.onfsmsg")
         spooler = Spooler(plan, path, options, intra_batch_size, allow_out_of_range, max_message_bytes,
                           streaming=streaming, **store, changed_only=_task_changes(changed, "spool"))
         for batch in batches:
@@ -395,6 +398,9 @@ def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dic
     sent) and `changes` (per group counts, from the first pass over every partition)."""
     spooled: Optional[_Spooled] = None
     sends: List[str] = []
+    # Changed-only with spools: per partition, what its check pass spooled (sent unless the
+    # partition is encoded again by the sending pass, whose file then counts instead).
+    spool_sends: Dict[int, str] = {}
     changes = None
     try:
         started = time.perf_counter()
@@ -411,8 +417,8 @@ def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dic
                 spooled = _spooled_from(rows)
             _raise_reported(rows)
             changes = _sum_changes(rows)
-            # The spools send what their check pass recorded.
-            sends += [r["sends"] for r in rows if r["sends"] is not None and spooled]
+            if spooled:
+                spool_sends = {r["partition"]: r["sends"] for r in rows if r["sends"] is not None}
             if not streaming_check:
                 check_vector_tallies([r["vector_tallies"] for r in rows if r["vector_tallies"]])
             _log.info("check pass: %d partitions, %d messages encoded%s in %.2fs", len(rows),
@@ -428,6 +434,8 @@ def _check_and_push(source, plan: Plan, bootstrap: str, topic: str, options: Dic
                 rows = _collect_reports(tasks, _send_spools(bootstrap, topic, options, connect_timeout, i, rounds,
                                                             spooled))
                 only = frozenset(r["partition"] for r in rows if not r["partitions_from_spool"])
+                if i == 0:
+                    sends += [f for p, f in spool_sends.items() if p not in only]
             if only is None or only:
                 fn = _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                                       max_message_bytes, connect_timeout, i, rounds, store, only, changed)
@@ -840,7 +848,9 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
         return _check_and_push(df, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                                max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
                                streaming_check=False)
+    state = _state_for_executors(df.sparkSession, state)
     ledger = PushState.open(state, job, plan, dict(storage_options or {}))
+    committed = False
     try:
         changed = {"now": int(time.time()), "refresh_after": refresh, "location": state,
                    "storage_options": dict(storage_options or {}), "job_dir": ledger.job_dir,
@@ -852,9 +862,13 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
         groups = {g: c for g, c in (total.get("changes") or {}).items() if isinstance(c, dict)}
         ledger.commit(total.pop("sends"), groups, total["delivered_rows"], total["delivered"], total["bytes"],
                       f"Kafka topic {topic}")
-    except BaseException:
-        ledger.release()
-        raise
+        committed = True
+    finally:
+        if not committed:
+            try:
+                ledger.release()
+            except Exception as e:  # the run's own error matters more; the lock names this run
+                _log.warning("could not release the push ledger's lock of job %r: %s", job, e)
     changes = total.pop("changes") or {}
     total["unchanged_rows"] = changes.pop("unchanged_rows", 0)
     total["changed_only"] = changes
@@ -862,6 +876,24 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
         f"{g}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged, {c['refreshed']} refreshed"
         for g, c in changes.items()))
     return total
+
+
+def _state_for_executors(spark, state: str) -> str:
+    """The ledger location as every executor reaches it: a local folder as an absolute
+    `file://` URL (Spark would read a bare path on its default file system), refused unless
+    the master is local (executors elsewhere would each write to their own disk). A `file://`
+    URL given as such is taken as a folder every host mounts."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", state):
+        return state
+    try:
+        master = spark.conf.get("spark.master", "")
+    except Exception:  # a Spark Connect server that does not say
+        master = ""
+    if master and not master.startswith("local"):
+        raise UsageError(f"state={state!r} is a local folder, but Spark's master is {master}: executors on "
+                         f"other hosts would write what they sent to their own disks. Give an object store URL "
+                         f"(s3a://, gs://, abfss://), or file:///PATH of a folder every host mounts")
+    return pathlib.Path(os.path.abspath(os.path.expanduser(state))).as_uri()
 
 
 def _check_state_args(state, job, changed_only, refresh_after) -> Optional[int]:
@@ -885,10 +917,15 @@ def _check_state_args(state, job, changed_only, refresh_after) -> Optional[int]:
     return refresh_seconds(str(refresh_after))
 
 
+def _quoted(column: str) -> str:
+    """A column name as a Spark SQL identifier (a backtick in it doubled)."""
+    return "`" + column.replace("`", "``") + "`"
+
+
 def _signed(column: str) -> str:
     """A ledger column of unsigned 64-bit hashes (Spark reads them as decimal(20,0)) as the
     signed 64-bit integer holding the same bits, as the executors' hash columns are."""
-    c = f"`{column}`"
+    c = _quoted(column)
     return (f"CAST(CASE WHEN {c} >= 9223372036854775808BD THEN {c} - 18446744073709551616BD ELSE {c} END "
             f"AS BIGINT)")
 
@@ -910,6 +947,10 @@ def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
     import pyspark.sql.functions as F
     from pyspark.sql.types import LongType, StructField, StructType
 
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    # What the executors would fail at (a column hashing cannot read), said here, once.
+    ledger_hashes(plan, pa.RecordBatch.from_pylist([], schema=to_arrow_schema(df.schema)))
     key, columns = ledger_join_columns(plan)
     schema = StructType(list(df.schema.fields) + [StructField(key, LongType(), True)]
                         + [StructField(h, LongType(), False) for _, h, _, _ in columns])
@@ -920,9 +961,16 @@ def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
         partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     hashed = hashed.repartition(max(1, partitions), key)
     if ledger_url is None:
-        return hashed.select("*", *[F.lit(None).cast("long").alias(c) for _, _, lh, ls in columns for c in (lh, ls)])
-    ledger = df.sparkSession.read.parquet(ledger_url).select(
-        F.expr(_signed("key")).alias(key),
-        *[e for label, _, lh, ls in columns
-          for e in (F.expr(_signed(f"hash:{label}")).alias(lh), F.col(f"`sent:{label}`").cast("long").alias(ls))])
-    return hashed.join(ledger, on=key, how="left")
+        joined = hashed.select("*", *[F.lit(None).cast("long").alias(c) for _, _, lh, ls in columns
+                                      for c in (lh, ls)])
+    else:
+        ledger = df.sparkSession.read.parquet(ledger_url).select(
+            F.expr(_signed("key")).alias(key),
+            *[e for label, _, lh, ls in columns
+              for e in (F.expr(_signed(f"hash:{label}")).alias(lh),
+                        F.col(_quoted(f"sent:{label}")).cast("long").alias(ls))])
+        joined = hashed.join(ledger, on=key, how="left")
+    # A shuffle's output order differs from one pass to the next; the passes of a push (check,
+    # then each of kafka_num_batches rounds, which take every n-th message) must see each
+    # partition's rows in one order. Rows equal in key and every group's hash encode alike.
+    return joined.sortWithinPartitions(key, *[h for _, h, _, _ in columns])

@@ -84,8 +84,24 @@ class Job:
         return self.spark.createDataFrame(rows, f"{columns[0]} long, {columns[1]} long, {columns[2]} string") \
             .repartition(partitions)
 
-    def spark_push(self, rows, topic: str, **kw) -> dict:
-        return push(self.df(rows), self.plan, self.bootstrap, topic, intra_batch_size=4, state=self.state,
+    def unordered_df(self, rows, partitions: int):
+        """`df(rows)` whose rows come in another order at each read (as a shuffle's output on a
+        cluster does): each batch's rows are permuted at random when read."""
+
+        def permuted(batches):
+            import random
+
+            for batch in batches:
+                order = list(range(batch.num_rows))
+                random.shuffle(order)
+                yield batch.take(pa.array(order, pa.int64()))
+
+        df = self.df(rows, partitions)
+        return df.mapInArrow(permuted, df.schema)
+
+    def spark_push(self, rows, topic: str, partitions: int = 2, unordered: bool = False, **kw) -> dict:
+        df = self.unordered_df(rows, partitions) if unordered else self.df(rows, partitions)
+        return push(df, self.plan, self.bootstrap, topic, intra_batch_size=4, state=self.state,
                     job=self.name, changed_only=True, **kw)
 
     def head(self) -> bytes:
@@ -208,3 +224,57 @@ def test_bad_ledger_arguments_are_usage_errors(job, topic):
     with pytest.raises(UsageError, match="not a duration"):
         job.spark_push(base_rows(), name, refresh_after="7 weeks")
     assert not Path(job.state).exists() or not any(Path(job.state).iterdir())
+
+
+@pytest.mark.parametrize("how", [dict(spool=False), dict(check_first=False)], ids=["encode-twice", "no-check"])
+def test_every_changed_row_lands_once_when_each_pass_encodes_again(job, kafka_bootstrap, topic, how):
+    """Rounds (`kafka_num_batches`) each take every n-th message of their own pass over the
+    joined rows: the passes must agree on the rows' order, or rows are sent twice or never,
+    although the source gives its rows in another order at each read."""
+    spark = job.spark
+    rows = [(i, i * 10, "a" if i % 3 else "b") for i in range(600)]
+    first = topic()
+    report = job.spark_push(rows, first, partitions=4, kafka_num_batches=3, unordered=True, **how)
+    assert report["delivered_rows"] == 600
+    assert set(sent(spark, kafka_bootstrap, first)) == set(range(600))
+    changed = [(i, n + 1 if i % 7 == 0 else n, s) for i, n, s in rows]
+    second = topic()
+    report = job.spark_push(changed, second, partitions=4, kafka_num_batches=3, unordered=True, **how)
+    assert report["changed_only"]["orders"] == counts(changed=86, unchanged=514)
+    assert sent(spark, kafka_bootstrap, second) == {i: {"orders": str(i * 10 + 1)} for i in range(0, 600, 7)}
+    # The ledger holds every send: the same rows again send nothing.
+    assert job.spark_push(changed, topic(), partitions=4, **how)["messages"] == 0
+
+
+def test_a_relative_state_folder_is_the_same_ledger_as_its_absolute_path(job, kafka_bootstrap, topic, monkeypatch):
+    monkeypatch.chdir(job.tmp)
+    relative = push(job.df(base_rows()), job.plan, job.bootstrap, topic(), intra_batch_size=4, state="state",
+                    job=job.name, changed_only=True)
+    assert relative["changed_only"]["orders"] == counts(new=10)
+    # The command line and Spark's executors find it under the absolute path.
+    report = job.spark_push(base_rows(), topic())
+    assert report["messages"] == 0 and report["unchanged_rows"] == 10
+
+
+def test_a_local_state_folder_is_refused_on_a_cluster():
+    """Spark's master is not local: executors on other hosts cannot share a local folder. (No
+    cluster runs here; the session's settings are the only input of the rule.)"""
+    from onfs_push.spark import _state_for_executors
+
+    class Conf:
+        def __init__(self, master):
+            self.master = master
+
+        def get(self, key, default=None):
+            assert key == "spark.master"
+            return self.master
+
+    class Session:
+        def __init__(self, master):
+            self.conf = Conf(master)
+
+    with pytest.raises(UsageError, match="local folder, but Spark's master is yarn"):
+        _state_for_executors(Session("yarn"), "state")
+    assert _state_for_executors(Session("yarn"), "s3a://bucket/state") == "s3a://bucket/state"
+    assert _state_for_executors(Session("yarn"), "file:///shared/state") == "file:///shared/state"
+    assert _state_for_executors(Session("local[2]"), "/tmp/x/state") == "file:///tmp/x/state"

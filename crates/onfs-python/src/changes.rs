@@ -21,12 +21,7 @@ fn runtime() -> PyResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            errors::state(onfs_state::StateError::Location {
-                location: "(runtime)".into(),
-                problem: e.to_string(),
-            })
-        })
+        .map_err(errors::runtime)
 }
 
 fn location(

@@ -196,6 +196,14 @@ pub fn state(e: onfs_state::StateError) -> PyErr {
     StateError::new_err(e.to_string())
 }
 
+/// The push ledger's I/O runtime could not start (the process is out of threads or file
+/// descriptors): a failed run, not bad arguments.
+pub fn runtime(e: std::io::Error) -> PyErr {
+    StateError::new_err(format!(
+        "could not start the push ledger's I/O runtime: {e}"
+    ))
+}
+
 /// An executor spool that cannot be written or read back (a full or unwritable disk, a file
 /// damaged since). `what` names the file and the cause; the ways round it are added.
 pub fn spool(what: impl std::fmt::Display) -> PyErr {

@@ -12,6 +12,8 @@ pub enum StateError {
     },
     #[error("state {path}: not a ledger onfs-push can read: {problem}")]
     Corrupt { path: String, problem: String },
+    #[error("state {path}: could not be encoded for writing: {problem}")]
+    Encode { path: String, problem: String },
     #[error("resume area {path}: {source}")]
     Resume {
         path: String,

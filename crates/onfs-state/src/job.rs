@@ -26,7 +26,7 @@ pub async fn put_sends(
     groups: &[String],
 ) -> Result<String, StateError> {
     let path = location.path(&[job_dir, &format!("{SENDS}-{run}"), name]);
-    let bytes = sends.to_parquet(groups).map_err(|e| StateError::Corrupt {
+    let bytes = sends.to_parquet(groups).map_err(|e| StateError::Encode {
         path: location.shown(&path),
         problem: e.to_string(),
     })?;
@@ -59,6 +59,20 @@ pub fn job_key(name: &str, groups: &[String]) -> String {
     format!("{slug}-{:08x}", h as u32)
 }
 
+/// Bits from the standard library's randomly seeded hasher: run ids of two processes that
+/// start in one second on hosts sharing a pid still differ.
+fn random_bits() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -87,9 +101,10 @@ impl JobState {
         let dir = job_key(job, groups);
         let started = now();
         let run = format!(
-            "{}-{}",
+            "{}-{}-{:06x}",
             chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-            std::process::id()
+            std::process::id(),
+            random_bits() & 0xff_ffff
         );
         let state = JobState {
             location: location.clone(),
@@ -266,8 +281,8 @@ impl JobState {
             let name = format!("ledger-{}-{}.parquet", self.run, self.written);
             let path = self.path(&name);
             let t = std::time::Instant::now();
-            let bytes = ledger.to_parquet().map_err(|e| StateError::Corrupt {
-                path: path.to_string(),
+            let bytes = ledger.to_parquet().map_err(|e| StateError::Encode {
+                path: self.location.shown(&path),
                 problem: e.to_string(),
             })?;
             let encoded = t.elapsed().as_secs_f64();
@@ -349,17 +364,25 @@ impl JobState {
     }
 
     /// The ledger file in effect as a URL under the location as given (for an engine that
-    /// reads it itself); `None` before the first changed-only run, or for a ledger of another
-    /// hash scheme (everything is sent once).
+    /// reads it itself; a local folder as an absolute `file://` URL, which an engine with
+    /// another default file system still reads locally); `None` before the first changed-only
+    /// run, or for a ledger of another hash scheme (everything is sent once).
     pub fn ledger_url(&self) -> Option<String> {
         let name = self.head.ledger.as_ref()?;
-        (self.head.hash_scheme == HASH_SCHEME).then(|| {
-            format!(
-                "{}/{}/{name}",
-                self.location.url.trim_end_matches('/'),
-                self.dir
-            )
-        })
+        if self.head.hash_scheme != HASH_SCHEME {
+            return None;
+        }
+        let base = match self.location.local_dir() {
+            Some(dir) => url::Url::from_directory_path(std::path::absolute(&dir).ok()?)
+                .ok()?
+                .to_string(),
+            None => self.location.url.clone(),
+        };
+        Some(format!(
+            "{}/{}/{name}",
+            base.trim_end_matches('/'),
+            self.dir
+        ))
     }
 
     /// The sends executors of this run recorded ([`put_sends`]), by file name, in one
@@ -454,11 +477,13 @@ mod tests {
             .commit(Some(&ledger), RunRecord::default(), Vec::new())
             .await
             .unwrap();
-        // The next run finds the ledger, by a URL under the location as given.
+        // The next run finds the ledger, by an absolute file:// URL of the local folder.
         let next = JobState::open(&location, "job", &groups).await.unwrap();
         let url = next.ledger_url().unwrap();
-        assert!(url.starts_with(dir.path().to_str().unwrap()), "{url}");
-        assert!(std::path::Path::new(&url).is_file(), "{url}");
+        assert!(url.starts_with("file:///"), "{url}");
+        let file = url::Url::parse(&url).unwrap().to_file_path().unwrap();
+        assert!(file.starts_with(dir.path()), "{url}");
+        assert!(file.is_file(), "{url}");
         assert_eq!(next.ledger().await.unwrap(), ledger);
         next.release().await.unwrap();
     }

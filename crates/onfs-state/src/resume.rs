@@ -152,7 +152,7 @@ impl ResumeArea {
     pub fn seal(&self, pending: &PendingPass, ledger: Option<&Ledger>) -> Result<(), StateError> {
         if let Some(ledger) = ledger {
             let path = self.dir.join(LEDGER);
-            let bytes = ledger.to_parquet().map_err(|e| StateError::Corrupt {
+            let bytes = ledger.to_parquet().map_err(|e| StateError::Encode {
                 path: path.display().to_string(),
                 problem: e.to_string(),
             })?;
