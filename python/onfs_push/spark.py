@@ -183,10 +183,13 @@ def _send_partitions(bootstrap: str, topic: str, options: Dict[str, str], connec
     return send
 
 
-def _task_changes(changed: Optional[Dict[str, Any]], step: str) -> Optional[Dict[str, Any]]:
-    """Changed-only: the run's settings with this task's file name for what it sends."""
+def _task_changes(changed: Optional[Dict[str, Any]], step: str, record: bool = True) -> Optional[Dict[str, Any]]:
+    """Changed-only: the run's settings with this task's file name for what it sends (none
+    unless `record`: a pass whose sends another pass records)."""
     if changed is None:
         return None
+    if not record:
+        return dict(changed, name=None)
     from pyspark import TaskContext
 
     ctx = TaskContext.get()
@@ -215,7 +218,7 @@ def _push_partitions(plan, bootstrap, topic, options, intra_batch_size, allow_ou
             return
         pusher = Pusher(plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                         max_message_bytes, connect_timeout, None, round_index, rounds, **store,
-                        changed_only=_task_changes(changed, f"push{round_index}"))
+                        changed_only=_task_changes(changed, f"push{round_index}", record=round_index == 0))
         pusher.push(first)
         for batch in batches:
             pusher.push(batch)
@@ -234,7 +237,7 @@ def _count_partitions(plan, intra_batch_size, allow_out_of_range, max_message_by
     @_reporting
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         encoder = Encoder(plan, intra_batch_size, allow_out_of_range, max_message_bytes, streaming=streaming,
-                          **store, changed_only=_task_changes(changed, "count"))
+                          **store, changed_only=_task_changes(changed, "count", record=False))
         for batch in batches:
             encoder.encode(batch)
         encoder.finish()

@@ -250,7 +250,9 @@ pub struct ChangedOnly {
     storage_options: Option<HashMap<String, String>>,
     job_dir: String,
     run: String,
-    name: String,
+    /// The file of what this encoder sends; None: not recorded (a later round, which sends
+    /// what round 0 recorded, or a counting pass).
+    name: Option<String>,
 }
 
 /// The encoder of every entry point: every row with every group, or (changed-only) each row of
@@ -328,6 +330,9 @@ impl BatchEncoder {
         let Some((diff, c)) = &self.changed else {
             return Ok(None);
         };
+        let Some(name) = &c.name else {
+            return Ok(None);
+        };
         if diff.sends().is_empty() {
             return Ok(None);
         }
@@ -339,7 +344,7 @@ impl BatchEncoder {
                     &at,
                     &c.job_dir,
                     &c.run,
-                    &c.name,
+                    name,
                     diff.sends(),
                     &self.groups,
                 ))

@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::hashing::column_hashes;
@@ -122,6 +123,11 @@ impl JoinedDiff {
             let a = batch
                 .column_by_name(name)
                 .ok_or(format!("column {name:?} is missing from the joined rows"))?;
+            // Unsigned hashes (the ledger file's) keep their bits: a cast would make every
+            // value of 2^63 or more null.
+            if let Some(u) = a.as_any().downcast_ref::<UInt64Array>() {
+                return Ok(u.unary::<_, Int64Type>(|v| v as i64));
+            }
             let a = arrow_cast::cast(a, &DataType::Int64)
                 .map_err(|e| format!("column {name:?}: {e}"))?;
             Ok(a.as_any()
@@ -271,6 +277,36 @@ mod tests {
             vec![1, 1]
         );
         assert_eq!(diff.counts()[0], [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn unsigned_hashes_of_2_pow_63_and_more_keep_their_bits() {
+        // The ledger file's columns are unsigned: a key and hash with the top bit set.
+        let (key, hash) = (u64::MAX - 5, 1u64 << 63 | 7);
+        let u = |v: u64| Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            (KEY, u(key)),
+            (hash_column(0).as_str(), u(hash)),
+            (ledger_hash_column(0).as_str(), u(hash)),
+            (ledger_sent_column(0).as_str(), u(100)),
+        ])
+        .unwrap();
+        let mut diff = JoinedDiff::new(1, 200, None);
+        assert_eq!(diff.classify(&batch).unwrap(), vec![0]);
+        assert_eq!(diff.counts()[0], [0, 0, 1, 0]);
+        // Changed: sent, recorded under the key's own bits.
+        let batch = RecordBatch::try_from_iter([
+            (KEY, u(key)),
+            (hash_column(0).as_str(), u(hash + 1)),
+            (ledger_hash_column(0).as_str(), u(hash)),
+            (ledger_sent_column(0).as_str(), u(100)),
+        ])
+        .unwrap();
+        assert_eq!(diff.classify(&batch).unwrap(), vec![1]);
+        let mut ledger = crate::Ledger::new(vec!["g".into()]);
+        ledger.apply(diff.sends().clone());
+        let entries: Vec<(u64, Vec<u64>)> = ledger.values().map(|(k, h)| (k, h.to_vec())).collect();
+        assert_eq!(entries, vec![(key, vec![hash + 1])]);
     }
 
     #[test]
