@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pathlib
 import re
 import shutil
 import socket
@@ -851,11 +850,11 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
         return _check_and_push(df, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                                max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
                                streaming_check=False)
-    state = _state_for_executors(df.sparkSession, state)
+    _check_state_reachable(df.sparkSession, state)
     ledger = PushState.open(state, job, plan, dict(storage_options or {}))
     committed = False
     try:
-        changed = {"now": int(time.time()), "refresh_after": refresh, "location": state,
+        changed = {"now": int(time.time()), "refresh_after": refresh, "location": ledger.location,
                    "storage_options": dict(storage_options or {}), "job_dir": ledger.job_dir,
                    "run": ledger.run_id}
         joined = _join_with_ledger(df, plan, ledger.ledger_url)
@@ -881,13 +880,13 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
     return total
 
 
-def _state_for_executors(spark, state: str) -> str:
-    """The ledger location as every executor reaches it: a local folder as an absolute
-    `file://` URL (Spark would read a bare path on its default file system), refused unless
-    the master is local (executors elsewhere would each write to their own disk). A `file://`
-    URL given as such is taken as a folder every host mounts."""
+def _check_state_reachable(spark, state: str) -> None:
+    """A local folder (no scheme) is refused unless Spark's master is local: executors
+    elsewhere would each write to their own disk. A `file://` URL given as such is taken as a
+    folder every host mounts. (Executors get the location as `PushState.location`: a local
+    folder as an absolute `file://` URL.)"""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", state):
-        return state
+        return
     try:
         master = spark.conf.get("spark.master", "")
     except Exception:  # a Spark Connect server that does not say
@@ -896,7 +895,6 @@ def _state_for_executors(spark, state: str) -> str:
         raise UsageError(f"state={state!r} is a local folder, but Spark's master is {master}: executors on "
                          f"other hosts would write what they sent to their own disks. Give an object store URL "
                          f"(s3a://, gs://, abfss://), or file:///PATH of a folder every host mounts")
-    return pathlib.Path(os.path.abspath(os.path.expanduser(state))).as_uri()
 
 
 def _check_state_args(state, job, changed_only, refresh_after) -> Optional[int]:
@@ -948,9 +946,8 @@ def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
     into as many partitions as `df` had (`spark.sql.shuffle.partitions` on Spark Connect), so
     that every pass over it sees the same rows in each partition."""
     import pyspark.sql.functions as F
-    from pyspark.sql.types import LongType, StructField, StructType
-
     from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import LongType, StructField, StructType
 
     # What the executors would fail at (a column hashing cannot read), said here, once.
     ledger_hashes(plan, pa.RecordBatch.from_pylist([], schema=to_arrow_schema(df.schema)))

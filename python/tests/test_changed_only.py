@@ -251,6 +251,12 @@ def test_a_relative_state_folder_is_the_same_ledger_as_its_absolute_path(job, ka
     relative = push(job.df(base_rows()), job.plan, job.bootstrap, topic(), intra_batch_size=4, state="state",
                     job=job.name, changed_only=True)
     assert relative["changed_only"]["orders"] == counts(new=10)
+    # Executors are given the folder as an absolute file:// URL.
+    held = PushState.open("state", job.name, job.plan)
+    try:
+        assert held.location == Path(job.state).resolve().as_uri() + "/"
+    finally:
+        held.release()
     # The command line and Spark's executors find it under the absolute path.
     report = job.spark_push(base_rows(), topic())
     assert report["messages"] == 0 and report["unchanged_rows"] == 10
@@ -259,7 +265,7 @@ def test_a_relative_state_folder_is_the_same_ledger_as_its_absolute_path(job, ka
 def test_a_local_state_folder_is_refused_on_a_cluster():
     """Spark's master is not local: executors on other hosts cannot share a local folder. (No
     cluster runs here; the session's settings are the only input of the rule.)"""
-    from onfs_push.spark import _state_for_executors
+    from onfs_push.spark import _check_state_reachable
 
     class Conf:
         def __init__(self, master):
@@ -274,7 +280,7 @@ def test_a_local_state_folder_is_refused_on_a_cluster():
             self.conf = Conf(master)
 
     with pytest.raises(UsageError, match="local folder, but Spark's master is yarn"):
-        _state_for_executors(Session("yarn"), "state")
-    assert _state_for_executors(Session("yarn"), "s3a://bucket/state") == "s3a://bucket/state"
-    assert _state_for_executors(Session("yarn"), "file:///shared/state") == "file:///shared/state"
-    assert _state_for_executors(Session("local[2]"), "/tmp/x/state") == "file:///tmp/x/state"
+        _check_state_reachable(Session("yarn"), "state")
+    for fine in ("s3a://bucket/state", "file:///shared/state"):
+        _check_state_reachable(Session("yarn"), fine)
+    _check_state_reachable(Session("local[2]"), "/tmp/x/state")

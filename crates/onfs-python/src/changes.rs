@@ -95,6 +95,13 @@ impl PyPushState {
         Ok(self.held()?.ledger_url())
     }
 
+    /// The location as every process reaches it (a local folder as an absolute `file://`
+    /// URL), for the executors.
+    #[getter]
+    fn location(&self) -> PyResult<String> {
+        Ok(self.held()?.location().shared_url())
+    }
+
     /// This run's id: the executors' sends are kept under it until the commit.
     #[getter]
     fn run_id(&self) -> PyResult<String> {

@@ -126,6 +126,10 @@ impl JobState {
         }
     }
 
+    pub fn location(&self) -> &StateLocation {
+        &self.location
+    }
+
     pub fn run_id(&self) -> &str {
         &self.run
     }
@@ -363,24 +367,18 @@ impl JobState {
         }
     }
 
-    /// The ledger file in effect as a URL under the location as given (for an engine that
-    /// reads it itself; a local folder as an absolute `file://` URL, which an engine with
-    /// another default file system still reads locally); `None` before the first changed-only
-    /// run, or for a ledger of another hash scheme (everything is sent once).
+    /// The ledger file in effect as a URL under the location as every process reaches it
+    /// ([`StateLocation::shared_url`]), for an engine that reads it itself; `None` before the
+    /// first changed-only run, or for a ledger of another hash scheme (everything is sent
+    /// once).
     pub fn ledger_url(&self) -> Option<String> {
         let name = self.head.ledger.as_ref()?;
         if self.head.hash_scheme != HASH_SCHEME {
             return None;
         }
-        let base = match self.location.local_dir() {
-            Some(dir) => url::Url::from_directory_path(std::path::absolute(&dir).ok()?)
-                .ok()?
-                .to_string(),
-            None => self.location.url.clone(),
-        };
         Some(format!(
             "{}/{}/{name}",
-            base.trim_end_matches('/'),
+            self.location.shared_url().trim_end_matches('/'),
             self.dir
         ))
     }

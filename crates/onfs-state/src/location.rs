@@ -77,6 +77,16 @@ impl StateLocation {
         &self.url
     }
 
+    /// As every process reaches it: a local folder as an absolute `file://` URL (another
+    /// process may have another working folder; an engine with another default file system
+    /// still reads it locally), an object store URL as given.
+    pub fn shared_url(&self) -> String {
+        match onfs_stores::dir_url(&self.url) {
+            Ok(url) if url.scheme() == "file" => url.to_string(),
+            _ => self.url.clone(),
+        }
+    }
+
     /// The folder, when the location is a local one.
     pub fn local_dir(&self) -> Option<std::path::PathBuf> {
         let url = onfs_stores::dir_url(&self.url).ok()?;
