@@ -44,6 +44,35 @@ pub struct Changes {
 
 use onfs_core::encode::by_groups::every_group;
 
+/// Rows' key hashes looked up in the ledger as a pass finds it: each key's entry
+/// ([`NO_ENTRY`] for none), below [`Changes::known_keys`] and the same for a key all pass long.
+pub struct Lookup {
+    ledger: Arc<Ledger>,
+    keys: Vec<u64>,
+    entries: Vec<u32>,
+}
+
+impl Lookup {
+    /// Per row, its key's entry (`NO_ENTRY`: none).
+    pub fn entries(&self) -> &[u32] {
+        &self.entries
+    }
+
+    /// Keeps the rows `keep` says, as their batch is filtered.
+    pub fn retain(&mut self, keep: &arrow_array::BooleanArray) {
+        retain_rows(&mut self.keys, keep);
+        retain_rows(&mut self.entries, keep);
+    }
+}
+
+fn retain_rows<T>(values: &mut Vec<T>, keep: &arrow_array::BooleanArray) {
+    let mut row = 0;
+    values.retain(|_| {
+        row += 1;
+        keep.value(row - 1)
+    });
+}
+
 impl Changes {
     /// `ledger`: what the last successful run left (for the job's groups, in plan order).
     /// `refresh_after`: send again what was last sent longer ago (`None`: never).
@@ -60,16 +89,39 @@ impl Changes {
         }
     }
 
-    /// Per row, the groups to send (bit `g` for group `g`). `groups[g][row]` is the hash of
-    /// group `g`'s values in `row`; rows that are not `valid` (a null key) are left to the
-    /// encoder (every bit set) and not recorded. Rows are compared with the ledger as the
-    /// pass found it: a key is met once in a pass (duplicates are settled before).
-    pub fn classify(&self, keys: &[u64], groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
-        let all = every_group(groups.len());
+    /// Keys the ledger had when the pass began: the entries of a [`Lookup`] are below this.
+    pub fn known_keys(&self) -> usize {
+        self.ledger
+            .read()
+            .expect("no thread panics holding it")
+            .len()
+    }
+
+    /// Each of `keys` (key hashes) looked up in the ledger as the pass found it.
+    pub fn lookup(&self, keys: Vec<u64>) -> Lookup {
         let ledger = Arc::clone(&self.ledger.read().expect("no thread panics holding it"));
+        let entries = ledger.entries(&keys);
+        Lookup {
+            ledger,
+            keys,
+            entries,
+        }
+    }
+
+    /// Per row, the groups to send (bit `g` for group `g`). The rows' keys are `lookup`'s;
+    /// `groups[g][row]` is the hash of group `g`'s values in `row`; rows that are not `valid`
+    /// (a null key) are left to the encoder (every bit set) and not recorded. Rows are
+    /// compared with the ledger as the pass found it: a key is met once in a pass (duplicates
+    /// are settled before).
+    pub fn classify(&self, lookup: &Lookup, groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
+        let all = every_group(groups.len());
+        let Lookup {
+            ledger,
+            keys,
+            entries,
+        } = lookup;
         let mut tally = vec![[0u64; 4]; groups.len()];
         let mut sends = Updates::new(groups.len());
-        let entries = ledger.entries(keys);
         // Per group over every row (one group's reads of many rows in flight at once), then
         // per row.
         let mut masks = vec![0u64; keys.len()];
@@ -106,7 +158,6 @@ impl Changes {
                 );
             }
         }
-        drop(ledger);
         self.pending
             .lock()
             .expect("no thread panics holding it")
@@ -183,11 +234,15 @@ mod tests {
         let keys = [1, 2, 3];
         let valid = [true, true, false];
         // First run: everything new; the null-key row goes to the encoder whole.
-        let masks = c.classify(&keys, &[vec![10, 20, 30], vec![11, 21, 31]], &valid);
+        let classify = |c: &Changes, keys: &[u64], groups: &[Vec<u64>], valid: &[bool]| {
+            c.classify(&c.lookup(keys.to_vec()), groups, valid)
+        };
+        let masks = classify(&c, &keys, &[vec![10, 20, 30], vec![11, 21, 31]], &valid);
         assert_eq!(masks, vec![0b11, 0b11, 0b11]);
         c.end_pass();
         // Same values: nothing; key 2's group b changed: only that.
-        let masks = c.classify(&keys[..2], &[vec![10, 20], vec![11, 99]], &valid[..2]);
+        assert_eq!(c.known_keys(), 2);
+        let masks = classify(&c, &keys[..2], &[vec![10, 20], vec![11, 99]], &valid[..2]);
         assert_eq!(masks, vec![0, 0b10]);
         let counts = c.counts();
         assert_eq!(
@@ -210,7 +265,7 @@ mod tests {
         );
         // A refresh interval of zero sends unchanged groups again, counted as refreshed.
         let c = Changes::new(c.into_ledger(), Some(Duration::ZERO));
-        let masks = c.classify(&keys[..1], &[vec![10], vec![11]], &valid[..1]);
+        let masks = classify(&c, &keys[..1], &[vec![10], vec![11]], &valid[..1]);
         assert_eq!(masks, vec![0b11]);
         assert_eq!(c.counts()["a"].refreshed, 1);
         assert_eq!(c.into_ledger().len(), 2);

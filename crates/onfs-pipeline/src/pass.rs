@@ -12,7 +12,7 @@ use onfs_core::transform::{DefaultFill, DuplicateKeys, OnDuplicateKey};
 use onfs_core::{EncodeStats, EncodedMessage, EncoderOptions, GroupSetEncoder, Plan};
 use onfs_sources::{JoinedSources, PartitionSelection, SourceRead};
 
-use crate::changes::Changes;
+use crate::changes::{Changes, Lookup};
 use crate::counters::Counters;
 use crate::{Job, PassReport, PipelineError};
 
@@ -39,53 +39,69 @@ impl Steps<'_> {
     fn batch(&mut self, batch: RecordBatch) -> Result<Vec<EncodedMessage>, PipelineError> {
         Counters::add(&self.counters.rows_read, batch.num_rows() as u64);
         let keys = &self.plan.entity_columns;
+        // Changed-only: the keys as the ledger hashes them, looked up once, for the duplicate
+        // check (a known key's slot is its entry) and the comparison.
+        let mut lookup = match self.changes {
+            Some(changes) => Some(changes.lookup(
+                onfs_state::hashing::column_hashes(&batch, keys).map_err(PipelineError::Hash)?,
+            )),
+            None => None,
+        };
         let (key_hashes, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, keys)?;
         let keep = self
             .dedupe
             .lock()
             .expect("no thread panics holding it")
-            .check(&batch, &key_hashes, &rows)?;
+            .check(
+                &batch,
+                &key_hashes,
+                &rows,
+                lookup.as_ref().map(Lookup::entries),
+            )?;
+        if let (Some(lookup), Some(keep)) = (&mut lookup, &keep) {
+            lookup.retain(keep);
+        }
         let batch = DuplicateKeys::apply(batch, keep);
         let batch = self.fill.fill(&batch)?;
         let mut out = Vec::new();
         let before = self.encoder.rows();
-        match self.changes {
-            None => self.encoder.encode_all_into(&batch, &mut out)?,
-            Some(changes) => {
-                let sets = self.changed_only(changes, &batch)?;
+        match (self.changes, lookup) {
+            (Some(changes), Some(lookup)) => {
+                let sets = self.changed_only(changes, &batch, &lookup)?;
                 self.encoder.encode_into(&batch, &sets, &mut out)?
             }
+            _ => self.encoder.encode_all_into(&batch, &mut out)?,
         }
         Counters::add(&self.counters.rows_encoded, self.encoder.rows() - before);
         Counters::add(&self.counters.messages, out.len() as u64);
         Ok(out)
     }
 
-    /// Per row, the set of groups it sends (by the ledger).
+    /// Per row, the set of groups it sends (by the ledger), given its keys as looked up.
     fn changed_only(
         &mut self,
         changes: &Changes,
         batch: &RecordBatch,
+        lookup: &Lookup,
     ) -> Result<Vec<u64>, PipelineError> {
-        let keys = &self.plan.entity_columns;
-        let hash = |columns: &[String]| {
-            onfs_state::hashing::column_hashes(batch, columns).map_err(PipelineError::Hash)
-        };
-        let key_hashes = hash(keys)?;
         let groups = self
             .plan
             .feature_groups
             .iter()
-            .map(|g| hash(&g.columns))
+            .map(|g| {
+                onfs_state::hashing::column_hashes(batch, &g.columns).map_err(PipelineError::Hash)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let key_columns: Vec<_> = keys
+        let key_columns: Vec<_> = self
+            .plan
+            .entity_columns
             .iter()
             .filter_map(|k| batch.column_by_name(k))
             .collect();
         let valid: Vec<bool> = (0..batch.num_rows())
             .map(|row| key_columns.iter().all(|c| !c.is_null(row)))
             .collect();
-        Ok(changes.classify(&key_hashes, &groups, &valid))
+        Ok(changes.classify(lookup, &groups, &valid))
     }
 
     /// The last messages of every encoder, and their counts merged.
@@ -187,9 +203,10 @@ impl PreparedPass<'_> {
         let streams = runtime
             .block_on(joined.execute())
             .map_err(PipelineError::from)?;
-        let dedupe = Mutex::new(DuplicateKeys::new(
+        let dedupe = Mutex::new(DuplicateKeys::with_slots(
             job.on_duplicate_key,
             &job.plan.entity_columns,
+            job.changes.map_or(0, Changes::known_keys),
         ));
 
         // One encoder per stream, made before any thread starts.

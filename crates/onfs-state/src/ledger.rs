@@ -14,7 +14,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowSchemaConverter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -26,8 +26,7 @@ use parquet::schema::types::ColumnPath;
 /// and Spark hash alike.)
 pub const HASH_SCHEME: &str = "arrow-foldhash-6f6e6673-v2";
 
-/// Never sent.
-const NEVER: u32 = 0;
+use crate::sent_times::{SentTimes, NEVER};
 
 /// No entry, in [`Ledger::entries`].
 pub const NO_ENTRY: u32 = u32::MAX;
@@ -52,8 +51,8 @@ pub struct Ledger {
     keys: Vec<u64>,
     /// `entry * groups + group`.
     hashes: Vec<u64>,
-    /// Seconds since the Unix epoch, `0` for never.
-    sent: Vec<u32>,
+    /// `entry * groups + group`: seconds since the Unix epoch, `0` for never.
+    sent: SentTimes,
     /// Where the keys whose top `64 - shift` bits are `s` start: `dir[s]..dir[s + 1]`.
     dir: Vec<u32>,
     shift: u32,
@@ -186,7 +185,7 @@ impl Updates {
         for (i, key) in ledger.keys.iter().enumerate() {
             updates.push(
                 *key,
-                (0..w).map(|g| (ledger.hashes[i * w + g], ledger.sent[i * w + g])),
+                (0..w).map(|g| (ledger.hashes[i * w + g], ledger.sent.get(i * w + g))),
             );
         }
         Ok(updates)
@@ -199,7 +198,7 @@ impl Ledger {
             groups,
             keys: Vec::new(),
             hashes: Vec::new(),
-            sent: Vec::new(),
+            sent: SentTimes::default(),
             dir: Vec::new(),
             shift: 0,
             encoded: OnceLock::new(),
@@ -270,9 +269,10 @@ impl Ledger {
     }
 
     /// What group `group` of entry `entry` was when last sent, compared with `hash`.
+    #[inline]
     pub fn seen_at(&self, entry: usize, group: usize, hash: u64) -> Seen {
         let at = entry * self.width() + group;
-        Seen::of(self.hashes[at], self.sent[at], hash)
+        Seen::of(self.hashes[at], self.sent.get(at), hash)
     }
 
     /// What group `group` of `key` was when last sent, compared with `hash`.
@@ -333,7 +333,7 @@ impl Ledger {
                         fresh.sent[at] = sent;
                     } else {
                         self.hashes[into * w + g] = hash;
-                        self.sent[into * w + g] = sent;
+                        self.sent.set(into * w + g, sent);
                     }
                 }
             }
@@ -344,7 +344,7 @@ impl Ledger {
             // Nothing to merge with (a first run): the new entries are the ledger.
             self.keys = fresh.keys;
             self.hashes = fresh.hashes;
-            self.sent = fresh.sent;
+            self.sent = SentTimes::from_times(&fresh.sent);
             self.index();
         } else if !fresh.is_empty() {
             self.merge_sorted(fresh);
@@ -357,19 +357,21 @@ impl Ledger {
         let n = self.len() + fresh.len();
         let mut keys = Vec::with_capacity(n);
         let mut hashes = Vec::with_capacity(n * w);
-        let mut sent = Vec::with_capacity(n * w);
+        let mut sent = SentTimes::with_capacity(n * w);
         let (mut a, mut b) = (0, 0);
         while a < self.len() || b < fresh.len() {
             let from_old = b == fresh.len() || (a < self.len() && self.keys[a] < fresh.keys[b]);
             if from_old {
                 keys.push(self.keys[a]);
                 hashes.extend_from_slice(&self.hashes[a * w..(a + 1) * w]);
-                sent.extend_from_slice(&self.sent[a * w..(a + 1) * w]);
+                sent.extend_from(&self.sent, a * w..(a + 1) * w);
                 a += 1;
             } else {
                 keys.push(fresh.keys[b]);
                 hashes.extend_from_slice(&fresh.hashes[b * w..(b + 1) * w]);
-                sent.extend_from_slice(&fresh.sent[b * w..(b + 1) * w]);
+                for &t in &fresh.sent[b * w..(b + 1) * w] {
+                    sent.push(t);
+                }
                 b += 1;
             }
         }
@@ -405,7 +407,7 @@ impl Ledger {
         } else {
             Arc::new(
                 (start..end)
-                    .map(|e| self.sent[e * w + g])
+                    .map(|e| self.sent.get(e * w + g))
                     .collect::<UInt32Array>(),
             )
         }
@@ -424,14 +426,20 @@ impl Ledger {
     /// slice of rows at a time.
     fn encode(&self) -> Result<Vec<u8>, ParquetError> {
         let schema = self.schema();
-        // Keys are all different: a dictionary would only cost time. (A group's value hashes
-        // repeat as often as its values do: theirs is kept.)
-        let props = Arc::new(
-            WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-                .set_column_dictionary_enabled(ColumnPath::from("key"), false)
-                .build(),
-        );
+        // Keys are all different: a dictionary would only cost time. A group's value hashes
+        // repeat as often as its values do: theirs is kept. Send times are few, but a dictionary
+        // costs a lookup per value: they are written as deltas (a run of one time takes a few
+        // bytes).
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+            .set_column_dictionary_enabled(ColumnPath::from("key"), false);
+        for label in &self.groups {
+            let sent = ColumnPath::from(format!("sent:{label}"));
+            props = props
+                .set_column_dictionary_enabled(sent.clone(), false)
+                .set_column_encoding(sent, Encoding::DELTA_BINARY_PACKED);
+        }
+        let props = Arc::new(props.build());
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(props.coerce_types())
             .convert(&schema)?;
@@ -508,12 +516,15 @@ impl Ledger {
 
     /// The file's entries, in file order (not indexed).
     fn read_entries(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(|e| e.to_string())?
-            .build()
-            .map_err(|e| e.to_string())?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
+        let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let reader = builder.build().map_err(|e| e.to_string())?;
         let mut ledger = Ledger::new(groups.to_vec());
         let w = ledger.width();
+        // Room for every entry at once (no copy as the arrays grow).
+        ledger.keys.reserve_exact(rows);
+        ledger.hashes.reserve_exact(rows * w);
+        ledger.sent = SentTimes::with_capacity(rows * w);
         for batch in reader {
             let batch = batch.map_err(|e| e.to_string())?;
             let col = |name: &str| batch.column_by_name(name);
@@ -530,9 +541,6 @@ impl Ledger {
                     pairs.push((g, h, s));
                 }
             }
-            ledger.keys.reserve(keys.len());
-            ledger.hashes.reserve(keys.len() * w);
-            ledger.sent.reserve(keys.len() * w);
             for row in 0..keys.len() {
                 if pairs.iter().all(|(_, _, s)| s.value(row) == NEVER) {
                     continue;
@@ -540,10 +548,12 @@ impl Ledger {
                 ledger.keys.push(keys.value(row));
                 let at = ledger.hashes.len();
                 ledger.hashes.extend(std::iter::repeat_n(0, w));
-                ledger.sent.extend(std::iter::repeat_n(NEVER, w));
+                ledger.sent.push_never(w);
                 for (g, h, s) in &pairs {
                     ledger.hashes[at + g] = h.value(row);
-                    ledger.sent[at + g] = s.value(row);
+                    if s.value(row) != NEVER {
+                        ledger.sent.set(at + g, s.value(row));
+                    }
                 }
             }
         }
@@ -559,11 +569,11 @@ impl Ledger {
         order.dedup_by_key(|i| self.keys[*i as usize]);
         let keys = order.iter().map(|&i| self.keys[i as usize]).collect();
         let mut hashes = Vec::with_capacity(order.len() * w);
-        let mut sent = Vec::with_capacity(order.len() * w);
+        let mut sent = SentTimes::with_capacity(order.len() * w);
         for &i in &order {
             let i = i as usize;
             hashes.extend_from_slice(&self.hashes[i * w..(i + 1) * w]);
-            sent.extend_from_slice(&self.sent[i * w..(i + 1) * w]);
+            sent.extend_from(&self.sent, i * w..(i + 1) * w);
         }
         self.keys = keys;
         self.hashes = hashes;

@@ -22,6 +22,7 @@ pub mod ledger;
 mod location;
 mod lock;
 mod resume;
+mod sent_times;
 mod status;
 
 pub use duration::parse_duration;

@@ -222,6 +222,37 @@ fn changed_only_sends_exactly_the_groups_that_changed() {
 }
 
 #[test]
+fn changed_only_settles_duplicates_of_known_and_new_keys() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    assert_eq!(f.run("out1", &["--changed-only"]).code, 0);
+    // Key 1 changed and its row twice; key 2 unchanged, twice; key 20 new, twice; key 3 (known)
+    // and key 21 (new) each with two different rows: the first of each is kept.
+    let mut day = base();
+    day[1].1 = 11;
+    day.extend([day[1], day[2], (20, 200, "a"), (20, 200, "a")]);
+    day.extend([(3, 30, "zz"), (21, 210, "a"), (21, 211, "a")]);
+    f.day("2026-11-02", &day);
+    let run = f.run("out2", &["--changed-only", "--on-duplicate-key", "keep-any"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: BTreeMap<i64, BTreeMap<String, String>> = [
+        (1, groups(&[("orders", "11")])),
+        (20, groups(&[("orders", "200"), ("profile", "a")])),
+        (21, groups(&[("orders", "210"), ("profile", "a")])),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(f.sent("out2"), expected, "each key sent once, its first row");
+    let report = f.report("out2");
+    let pass = &report["jobs"][0]["passes"][0];
+    assert_eq!(pass["exact_duplicate_rows"], 3, "{pass:#}");
+    assert_eq!(pass["duplicate_keys"], 2, "{pass:#}");
+    assert_eq!(counts(&report, "orders"), (2, 1, 9, 0));
+    assert_eq!(counts(&report, "profile"), (2, 0, 10, 0));
+    assert_eq!(report["state"]["jobs"][0]["keys"], 12);
+}
+
+#[test]
 fn a_partition_already_pushed_is_skipped_unless_forced() {
     let f = Fixture::new();
     f.day("2026-11-01", &base());

@@ -2,6 +2,10 @@
 //! in one streaming pass with 16 bytes per key instead of a hash table of whole rows), and
 //! entity keys seen more than once with different values: an error, a warning (both rows sent,
 //! as the original does), or one row kept.
+//!
+//! Keys the caller can number already (a changed-only run's keys known to the push ledger, by
+//! their entry) are tracked in a dense array instead, 8 bytes and a bit per known key, with no
+//! hash table to grow.
 
 use std::collections::hash_map::Entry;
 
@@ -31,8 +35,11 @@ pub struct DuplicateKeyError {
 pub struct DuplicateKeys {
     mode: OnDuplicateKey,
     key_columns: Vec<String>,
-    /// Key hash to the hash of its first row.
+    /// Key hash to the hash of its first row (keys with no slot).
     first: HashedMap<u64>,
+    /// By slot: the hash of the key's first row, if `known_seen` has its bit.
+    known_rows: Vec<u64>,
+    known_seen: Vec<u64>,
     /// Further distinct rows of keys seen more than once.
     more: HashedMap<Vec<u64>>,
     /// Rows equal to an earlier row, dropped.
@@ -45,10 +52,19 @@ pub struct DuplicateKeys {
 
 impl DuplicateKeys {
     pub fn new(mode: OnDuplicateKey, key_columns: &[String]) -> Self {
+        Self::with_slots(mode, key_columns, 0)
+    }
+
+    /// Also tracks keys by a slot below `slots` that the caller gives per row
+    /// ([`DuplicateKeys::check`]); one key always has the same slot, or none.
+    pub fn with_slots(mode: OnDuplicateKey, key_columns: &[String], slots: usize) -> Self {
         DuplicateKeys {
             mode,
             key_columns: key_columns.to_vec(),
             first: HashedMap::default(),
+            // Zeroed allocations: pages are only touched as keys are met.
+            known_rows: vec![0; slots],
+            known_seen: vec![0; slots.div_ceil(64)],
             more: HashedMap::default(),
             exact_duplicates: 0,
             duplicates: 0,
@@ -64,17 +80,44 @@ impl DuplicateKeys {
         key_hashes: &[u64],
         row_hashes: &[u64],
     ) -> Result<RecordBatch, DuplicateKeyError> {
-        let keep = self.check(batch, key_hashes, row_hashes)?;
+        let keep = self.check(batch, key_hashes, row_hashes, None)?;
         Ok(Self::apply(batch.clone(), keep))
+    }
+
+    /// The hash of the first row of the key (`slot`, else `kh`), recording `rh` as that if the
+    /// key is new.
+    fn first_row(&mut self, kh: u64, slot: Option<usize>, rh: u64) -> Option<u64> {
+        match slot {
+            Some(s) => {
+                let (word, bit) = (s / 64, 1u64 << (s % 64));
+                if self.known_seen[word] & bit == 0 {
+                    self.known_seen[word] |= bit;
+                    self.known_rows[s] = rh;
+                    None
+                } else {
+                    Some(self.known_rows[s])
+                }
+            }
+            None => match self.first.entry(kh) {
+                Entry::Vacant(v) => {
+                    v.insert(rh);
+                    None
+                }
+                Entry::Occupied(o) => Some(*o.get()),
+            },
+        }
     }
 
     /// [`DuplicateKeys::process`]'s bookkeeping alone (for a caller that shares this between
     /// threads: only this needs the lock): the rows to keep, or `None` for all of them.
+    /// `slots`: per row, its key's slot (see [`DuplicateKeys::with_slots`]; `u32::MAX` or
+    /// any value past the slots for none).
     pub fn check(
         &mut self,
         batch: &RecordBatch,
         key_hashes: &[u64],
         row_hashes: &[u64],
+        slots: Option<&[u32]>,
     ) -> Result<Option<BooleanArray>, DuplicateKeyError> {
         let keys: Vec<&dyn Array> = self
             .key_columns
@@ -94,22 +137,20 @@ impl DuplicateKeys {
                 continue; // dropped and counted by the encoder
             }
             let (kh, rh) = (key_hashes[row], row_hashes[row]);
-            match self.first.entry(kh) {
-                Entry::Vacant(v) => {
-                    v.insert(rh);
-                    continue;
-                }
-                Entry::Occupied(o) => {
-                    let others = self.more.entry(kh).or_default();
-                    if *o.get() == rh || others.contains(&rh) {
-                        self.exact_duplicates += 1;
-                        keep[row] = false;
-                        dropped = true;
-                        continue;
-                    }
-                    others.push(rh);
-                }
+            let slot = slots
+                .map(|s| s[row] as usize)
+                .filter(|&s| s < self.known_rows.len());
+            let Some(first) = self.first_row(kh, slot, rh) else {
+                continue;
+            };
+            let others = self.more.entry(kh).or_default();
+            if first == rh || others.contains(&rh) {
+                self.exact_duplicates += 1;
+                keep[row] = false;
+                dropped = true;
+                continue;
             }
+            others.push(rh);
             self.duplicates += 1;
             let shown = || {
                 self.key_columns
@@ -187,5 +228,47 @@ mod tests {
         );
         let mut err = DuplicateKeys::new(OnDuplicateKey::Error, &cols);
         assert_eq!(err.process(&b, &keys, &rows).unwrap_err().key, "id=a");
+    }
+
+    #[test]
+    fn keys_with_a_slot_are_tracked_alike() {
+        let cols = vec!["id".to_string()];
+        // a, b, a (other values), a (same values as the first), c, c (same values), null
+        let b = batch(&[
+            Some("a"),
+            Some("b"),
+            Some("a"),
+            Some("a"),
+            Some("c"),
+            Some("c"),
+            None,
+        ]);
+        let keys = [1, 2, 1, 1, 3, 3, 0];
+        let rows = [10, 20, 11, 10, 30, 30, 0];
+        // a and b have slots (a's is the last one); c has none.
+        let slots = [129, 0, 129, 129, u32::MAX, u32::MAX, 0];
+        for mode in [OnDuplicateKey::Warn, OnDuplicateKey::KeepAny] {
+            let mut plain = DuplicateKeys::new(mode, &cols);
+            let mut dense = DuplicateKeys::with_slots(mode, &cols, 130);
+            let expected = plain.check(&b, &keys, &rows, None).unwrap();
+            assert_eq!(
+                dense.check(&b, &keys, &rows, Some(&slots)).unwrap(),
+                expected
+            );
+            assert_eq!(
+                (dense.duplicates, dense.exact_duplicates, &dense.examples),
+                (plain.duplicates, plain.exact_duplicates, &plain.examples)
+            );
+            assert_eq!((dense.duplicates, dense.exact_duplicates), (1, 2));
+            // Across batches: a's first row is remembered by its slot, b's too.
+            let again = batch(&[Some("a"), Some("b")]);
+            let keep = dense
+                .check(&again, &[1, 2], &[10, 21], Some(&[129, 0]))
+                .unwrap();
+            let expected = plain.check(&again, &[1, 2], &[10, 21], None).unwrap();
+            assert_eq!(keep, expected);
+            assert_eq!(dense.exact_duplicates, 3);
+            assert!(dense.first.len() == 1, "only c is in the map");
+        }
     }
 }

@@ -1,0 +1,186 @@
+//! When each group of each ledger entry was last sent, kept small: a run records one time for
+//! everything it sends, so a ledger holds few distinct times. Each distinct time is stored once
+//! and an entry's group keeps its 2-byte number (2 bytes instead of 4 per group and key). Past
+//! 65,536 distinct times, each keeps its time.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Never sent (the time of number 0).
+pub(crate) const NEVER: u32 = 0;
+
+#[derive(Debug, Clone)]
+pub(crate) enum SentTimes {
+    /// `times[index[at]]`; `number` finds a time's number (`last`: the last one asked for).
+    Few {
+        index: Vec<u16>,
+        times: Vec<u32>,
+        number: HashMap<u32, u16>,
+        last: u16,
+    },
+    Many(Vec<u32>),
+}
+
+impl Default for SentTimes {
+    fn default() -> Self {
+        SentTimes::with_capacity(0)
+    }
+}
+
+impl PartialEq for SentTimes {
+    fn eq(&self, other: &SentTimes) -> bool {
+        self.len() == other.len() && (0..self.len()).all(|at| self.get(at) == other.get(at))
+    }
+}
+
+impl SentTimes {
+    pub fn with_capacity(n: usize) -> SentTimes {
+        SentTimes::Few {
+            index: Vec::with_capacity(n),
+            times: vec![NEVER],
+            number: HashMap::from([(NEVER, 0)]),
+            last: 0,
+        }
+    }
+
+    /// The times of `sent`, in order.
+    pub fn from_times(sent: &[u32]) -> SentTimes {
+        let mut times = SentTimes::with_capacity(sent.len());
+        for &t in sent {
+            times.push(t);
+        }
+        times
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            SentTimes::Few { index, .. } => index.len(),
+            SentTimes::Many(sent) => sent.len(),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, at: usize) -> u32 {
+        match self {
+            SentTimes::Few { index, times, .. } => times[index[at] as usize],
+            SentTimes::Many(sent) => sent[at],
+        }
+    }
+
+    /// `t`'s number, given one if it has none; `None` once every number is taken.
+    fn number(&mut self, t: u32) -> Option<u16> {
+        let SentTimes::Few {
+            times,
+            number,
+            last,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        // Mostly the time asked for just before (entries are written a run's time at a time).
+        if times[*last as usize] == t {
+            return Some(*last);
+        }
+        let n = match number.get(&t) {
+            Some(&n) => n,
+            None => {
+                let n = u16::try_from(times.len()).ok()?;
+                times.push(t);
+                number.insert(t, n);
+                n
+            }
+        };
+        *last = n;
+        Some(n)
+    }
+
+    /// Each entry keeps its own time from now on.
+    fn widen(&mut self) {
+        if let SentTimes::Few { index, times, .. } = self {
+            let mut sent = Vec::with_capacity(index.capacity());
+            sent.extend(index.iter().map(|&i| times[i as usize]));
+            *self = SentTimes::Many(sent);
+        }
+    }
+
+    pub fn set(&mut self, at: usize, t: u32) {
+        match self.number(t) {
+            Some(n) => match self {
+                SentTimes::Few { index, .. } => index[at] = n,
+                SentTimes::Many(_) => unreachable!("numbers are only given while few"),
+            },
+            None => {
+                self.widen();
+                if let SentTimes::Many(sent) = self {
+                    sent[at] = t;
+                }
+            }
+        }
+    }
+
+    pub fn push(&mut self, t: u32) {
+        match self.number(t) {
+            Some(n) => match self {
+                SentTimes::Few { index, .. } => index.push(n),
+                SentTimes::Many(_) => unreachable!("numbers are only given while few"),
+            },
+            None => {
+                self.widen();
+                if let SentTimes::Many(sent) = self {
+                    sent.push(t);
+                }
+            }
+        }
+    }
+
+    /// Appends `n` never-sent entries.
+    pub fn push_never(&mut self, n: usize) {
+        match self {
+            SentTimes::Few { index, .. } => index.extend(std::iter::repeat_n(0, n)),
+            SentTimes::Many(sent) => sent.extend(std::iter::repeat_n(NEVER, n)),
+        }
+    }
+
+    /// Appends the times of `other` at `range`.
+    pub fn extend_from(&mut self, other: &SentTimes, range: Range<usize>) {
+        for at in range {
+            self.push(other.get(at));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn few_times_are_numbered_and_many_kept_each() {
+        let mut s = SentTimes::with_capacity(4);
+        s.push(100);
+        s.push_never(2);
+        s.push(100);
+        s.set(1, 200);
+        assert_eq!(
+            (0..4).map(|at| s.get(at)).collect::<Vec<_>>(),
+            [100, 200, NEVER, 100]
+        );
+        assert!(matches!(&s, SentTimes::Few { times, .. } if times.len() == 3));
+        // Every number taken: the times are kept as they are, each entry its own.
+        let mut many = SentTimes::default();
+        for t in 1..=70_000u32 {
+            many.push(t);
+        }
+        assert!(matches!(many, SentTimes::Many(_)));
+        assert_eq!(many.len(), 70_000);
+        assert_eq!(many.get(0), 1);
+        assert_eq!(many.get(69_999), 70_000);
+        many.set(0, 5);
+        assert_eq!(many.get(0), 5);
+        assert_eq!(SentTimes::from_times(&[1, 2, 1]), {
+            let mut w = SentTimes::from_times(&[1, 2, 1]);
+            w.widen();
+            w
+        });
+    }
+}
