@@ -89,6 +89,14 @@ impl Changes {
         }
     }
 
+    /// Bytes the ledger takes in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.ledger
+            .read()
+            .expect("no thread panics holding it")
+            .memory_bytes()
+    }
+
     /// Keys the ledger had when the pass began: the entries of a [`Lookup`] are below this.
     pub fn known_keys(&self) -> usize {
         self.ledger

@@ -100,6 +100,7 @@ impl Job<'_> {
         &self,
         runtime: &tokio::runtime::Runtime,
     ) -> Result<Vec<PartitionSelection>, PipelineError> {
+        self.warn_of_ledger_memory();
         let PartitionSelection::Range(from, to) = &self.selection else {
             return Ok(vec![self.selection.clone()]);
         };
@@ -114,6 +115,26 @@ impl Job<'_> {
             });
         }
         Ok(values.into_iter().map(PartitionSelection::Value).collect())
+    }
+
+    /// The changed-only comparison holds the job's ledger in memory, outside the engine's
+    /// limit: says so when the ledger alone is over that limit.
+    fn warn_of_ledger_memory(&self) {
+        let Some(changes) = self.changes else {
+            return;
+        };
+        let held = changes.memory_bytes();
+        if held > self.engine.memory_limit {
+            tracing::warn!(
+                job = %self.name,
+                keys = changes.known_keys(),
+                "the push ledger takes {} MiB in memory, over the memory limit of {} MiB (it is \
+                 held beside what the limit bounds): run where that much more memory is free, or \
+                 push fewer feature groups per job",
+                held >> 20,
+                self.engine.memory_limit >> 20
+            );
+        }
     }
 
     /// Each source checked as the job's first pass would open it, without reading its rows

@@ -215,6 +215,14 @@ impl Ledger {
         self.keys.is_empty()
     }
 
+    /// Bytes the entries take in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.keys.capacity() * 8
+            + self.hashes.capacity() * 8
+            + self.sent.memory_bytes()
+            + self.dir.capacity() * 4
+    }
+
     fn width(&self) -> usize {
         self.groups.len()
     }

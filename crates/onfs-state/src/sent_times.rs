@@ -59,6 +59,14 @@ impl SentTimes {
         }
     }
 
+    /// Bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            SentTimes::Few { index, times, .. } => index.capacity() * 2 + times.capacity() * 10,
+            SentTimes::Many(sent) => sent.capacity() * 4,
+        }
+    }
+
     #[inline]
     pub fn get(&self, at: usize) -> u32 {
         match self {

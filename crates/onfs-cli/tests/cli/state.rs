@@ -233,7 +233,10 @@ fn changed_only_settles_duplicates_of_known_and_new_keys() {
     day.extend([day[1], day[2], (20, 200, "a"), (20, 200, "a")]);
     day.extend([(3, 30, "zz"), (21, 210, "a"), (21, 211, "a")]);
     f.day("2026-11-02", &day);
-    let run = f.run("out2", &["--changed-only", "--on-duplicate-key", "keep-any"]);
+    let run = f.run(
+        "out2",
+        &["--changed-only", "--on-duplicate-key", "keep-any"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let expected: BTreeMap<i64, BTreeMap<String, String>> = [
         (1, groups(&[("orders", "11")])),
@@ -242,7 +245,11 @@ fn changed_only_settles_duplicates_of_known_and_new_keys() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(f.sent("out2"), expected, "each key sent once, its first row");
+    assert_eq!(
+        f.sent("out2"),
+        expected,
+        "each key sent once, its first row"
+    );
     let report = f.report("out2");
     let pass = &report["jobs"][0]["passes"][0];
     assert_eq!(pass["exact_duplicate_rows"], 3, "{pass:#}");
@@ -250,6 +257,34 @@ fn changed_only_settles_duplicates_of_known_and_new_keys() {
     assert_eq!(counts(&report, "orders"), (2, 1, 9, 0));
     assert_eq!(counts(&report, "profile"), (2, 0, 10, 0));
     assert_eq!(report["state"]["jobs"][0]["keys"], 12);
+}
+
+#[test]
+fn a_ledger_over_the_memory_limit_is_said() {
+    let f = Fixture::new();
+    f.day("2026-11-01", &base());
+    let run = f.run("out1", &["--changed-only", "--memory-limit", "64B"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("over the memory limit"),
+        "an empty ledger: {}",
+        run.stderr
+    );
+    f.day("2026-11-02", &base());
+    let run = f.run("out2", &["--changed-only", "--memory-limit", "64B"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("push ledger takes") && run.stderr.contains("over the memory limit"),
+        "{}",
+        run.stderr
+    );
+    let run = f.run("out3", &["--changed-only", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("over the memory limit"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
