@@ -105,6 +105,17 @@ impl Changes {
             .len()
     }
 
+    /// Slots for the duplicate check of a pass expected to read `rows` (`None`: unknown): a
+    /// slot per key the ledger knows (8 bytes each, all soon touched) when the pass meets at
+    /// least a quarter of them, else none (its hash table costs about 24 bytes a key met).
+    pub fn dedupe_slots(&self, rows: Option<usize>) -> usize {
+        let known = self.known_keys();
+        match rows {
+            Some(rows) if rows.saturating_mul(4) >= known => known,
+            _ => 0,
+        }
+    }
+
     /// Each of `keys` (key hashes) looked up in the ledger as the pass found it.
     pub fn lookup(&self, keys: Vec<u64>) -> Lookup {
         let ledger = Arc::clone(&self.ledger.read().expect("no thread panics holding it"));
@@ -250,6 +261,9 @@ mod tests {
         c.end_pass();
         // Same values: nothing; key 2's group b changed: only that.
         assert_eq!(c.known_keys(), 2);
+        assert_eq!(c.dedupe_slots(Some(1)), 2, "a pass meeting half the keys");
+        assert_eq!(c.dedupe_slots(Some(0)), 0);
+        assert_eq!(c.dedupe_slots(None), 0);
         let masks = classify(&c, &keys[..2], &[vec![10, 20], vec![11, 99]], &valid[..2]);
         assert_eq!(masks, vec![0, 0b10]);
         let counts = c.counts();

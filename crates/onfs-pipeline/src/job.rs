@@ -128,11 +128,11 @@ impl Job<'_> {
             tracing::warn!(
                 job = %self.name,
                 keys = changes.known_keys(),
-                "the push ledger takes {} MiB in memory, over the memory limit of {} MiB (it is \
-                 held beside what the limit bounds): run where that much more memory is free, or \
+                "the push ledger takes {} in memory, over the memory limit of {} (it is held \
+                 beside what the limit bounds): run where that much more memory is free, or \
                  push fewer feature groups per job",
-                held >> 20,
-                self.engine.memory_limit >> 20
+                shown_bytes(held),
+                shown_bytes(self.engine.memory_limit)
             );
         }
     }
@@ -150,5 +150,14 @@ impl Job<'_> {
         let opts = self.read_options(&selection);
         let ctx = onfs_sources::joined::session(&opts)?;
         Ok(runtime.block_on(JoinedSources::check_sources(&ctx, &self.input(), &opts)))
+    }
+}
+
+/// `bytes` in MiB, or in bytes below one.
+fn shown_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
     }
 }

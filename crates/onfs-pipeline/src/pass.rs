@@ -200,13 +200,13 @@ impl PreparedPass<'_> {
             .collect();
         let fill = DefaultFill::new(&joined.schema(), &defaults).map_err(PipelineError::from)?;
         let sources = joined.sources.clone();
-        let streams = runtime
-            .block_on(joined.execute())
+        let (streams, expected_rows) = runtime
+            .block_on(joined.execute_counted())
             .map_err(PipelineError::from)?;
         let dedupe = Mutex::new(DuplicateKeys::with_slots(
             job.on_duplicate_key,
             &job.plan.entity_columns,
-            job.changes.map_or(0, Changes::known_keys),
+            job.changes.map_or(0, |c| c.dedupe_slots(expected_rows)),
         ));
 
         // One encoder per stream, made before any thread starts.

@@ -12,6 +12,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::logical_expr::JoinType;
+use datafusion::physical_plan::{execute_stream_partitioned, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::*;
 use onfs_core::plan::SourceMapping;
 use onfs_core::{Plan, SourceKind};
@@ -363,7 +364,22 @@ impl JoinedSources {
 
     /// The joined rows as parallel streams (one per engine partition).
     pub async fn execute(self) -> Result<Vec<SendableRecordBatchStream>, SourceError> {
-        Ok(self.joined.execute_stream_partitioned().await?)
+        Ok(self.execute_counted().await?.0)
+    }
+
+    /// [`JoinedSources::execute`], with the rows the engine expects by its sources' statistics
+    /// (their files' row counts; `None`: unknown), before a row is read.
+    pub async fn execute_counted(
+        self,
+    ) -> Result<(Vec<SendableRecordBatchStream>, Option<usize>), SourceError> {
+        let task = Arc::new(self.joined.task_ctx());
+        let plan = self.joined.create_physical_plan().await?;
+        let rows = StatisticsContext::new()
+            .compute(plan.as_ref(), &StatisticsArgs::new())
+            .ok()
+            .and_then(|s| s.num_rows.get_value().copied());
+        let streams = execute_stream_partitioned(plan, task)?;
+        Ok((streams, rows))
     }
 }
 

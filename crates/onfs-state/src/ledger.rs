@@ -14,7 +14,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowSchemaConverter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -434,20 +434,14 @@ impl Ledger {
     /// slice of rows at a time.
     fn encode(&self) -> Result<Vec<u8>, ParquetError> {
         let schema = self.schema();
-        // Keys are all different: a dictionary would only cost time. A group's value hashes
-        // repeat as often as its values do: theirs is kept. Send times are few, but a dictionary
-        // costs a lookup per value: they are written as deltas (a run of one time takes a few
-        // bytes).
-        let mut props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-            .set_column_dictionary_enabled(ColumnPath::from("key"), false);
-        for label in &self.groups {
-            let sent = ColumnPath::from(format!("sent:{label}"));
-            props = props
-                .set_column_dictionary_enabled(sent.clone(), false)
-                .set_column_encoding(sent, Encoding::DELTA_BINARY_PACKED);
-        }
-        let props = Arc::new(props.build());
+        // Keys are all different: a dictionary would only cost time. (A group's value hashes
+        // repeat as often as its values do, and send times are few: theirs is kept.)
+        let props = Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                .set_column_dictionary_enabled(ColumnPath::from("key"), false)
+                .build(),
+        );
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(props.coerce_types())
             .convert(&schema)?;

@@ -86,7 +86,11 @@ impl SentTimes {
         else {
             return None;
         };
-        // Mostly the time asked for just before (entries are written a run's time at a time).
+        // Mostly never, or the time asked for just before (entries are written a run's time
+        // at a time).
+        if t == NEVER {
+            return Some(0);
+        }
         if times[*last as usize] == t {
             return Some(*last);
         }
@@ -174,21 +178,47 @@ mod tests {
             [100, 200, NEVER, 100]
         );
         assert!(matches!(&s, SentTimes::Few { times, .. } if times.len() == 3));
-        // Every number taken: the times are kept as they are, each entry its own.
-        let mut many = SentTimes::default();
-        for t in 1..=70_000u32 {
-            many.push(t);
+    }
+
+    /// Times as a plain array would keep them, through pushes, sets and copies from other
+    /// tables, across the point where every number is taken.
+    #[test]
+    fn every_time_reads_back_as_kept_across_widening() {
+        let mut plain: Vec<u32> = Vec::new();
+        let mut s = SentTimes::default();
+        // Never-sent entries between distinct times; 65,535 times fill every number.
+        for t in 1..=65_535u32 {
+            s.push(t);
+            plain.push(t);
+            s.push_never(1);
+            plain.push(NEVER);
         }
-        assert!(matches!(many, SentTimes::Many(_)));
-        assert_eq!(many.len(), 70_000);
-        assert_eq!(many.get(0), 1);
-        assert_eq!(many.get(69_999), 70_000);
-        many.set(0, 5);
-        assert_eq!(many.get(0), 5);
-        assert_eq!(SentTimes::from_times(&[1, 2, 1]), {
-            let mut w = SentTimes::from_times(&[1, 2, 1]);
-            w.widen();
-            w
-        });
+        assert!(matches!(s, SentTimes::Few { .. }));
+        s.set(3, 7);
+        plain[3] = 7;
+        // A set of a new time widens.
+        s.set(5, 1_000_000);
+        plain[5] = 1_000_000;
+        assert!(matches!(s, SentTimes::Many(_)));
+        s.push(1_000_001);
+        plain.push(1_000_001);
+        assert_eq!(s.len(), plain.len());
+        assert!((0..plain.len()).all(|at| s.get(at) == plain[at]));
+        // Copies from a table numbered otherwise keep each time.
+        let other = SentTimes::from_times(&[9, NEVER, 8, 9]);
+        let mut few = SentTimes::from_times(&[8, 1]);
+        few.extend_from(&other, 0..4);
+        few.extend_from(&s, 5..7);
+        assert_eq!(
+            (0..few.len()).map(|at| few.get(at)).collect::<Vec<_>>(),
+            [8, 1, 9, NEVER, 8, 9, 1_000_000, 4]
+        );
+        let mut wide = few.clone();
+        wide.widen();
+        assert_eq!(few, wide);
+        assert_ne!(
+            few,
+            SentTimes::from_times(&[8, 1, 9, NEVER, 8, 9, 1_000_000, 5])
+        );
     }
 }
