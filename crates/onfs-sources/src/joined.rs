@@ -362,13 +362,9 @@ impl JoinedSources {
         Arc::new(self.joined.schema().as_arrow().clone())
     }
 
-    /// The joined rows as parallel streams (one per engine partition).
-    pub async fn execute(self) -> Result<Vec<SendableRecordBatchStream>, SourceError> {
-        Ok(self.execute_counted().await?.0)
-    }
-
-    /// [`JoinedSources::execute`], with the rows the engine expects by its sources' statistics
-    /// (their files' row counts; `None`: unknown), before a row is read.
+    /// The joined rows as parallel streams (one per engine partition), with the rows the
+    /// engine expects by its sources' statistics (their files' row counts; `None`: unknown),
+    /// before a row is read.
     pub async fn execute_counted(
         self,
     ) -> Result<(Vec<SendableRecordBatchStream>, Option<usize>), SourceError> {

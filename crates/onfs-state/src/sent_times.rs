@@ -116,33 +116,29 @@ impl SentTimes {
         }
     }
 
+    /// `t`'s number while the times are few; `None` once each entry keeps its own time (the
+    /// entries widened first if every number is taken).
+    fn numbered(&mut self, t: u32) -> Option<u16> {
+        let n = self.number(t);
+        if n.is_none() {
+            self.widen();
+        }
+        n
+    }
+
     pub fn set(&mut self, at: usize, t: u32) {
-        match self.number(t) {
-            Some(n) => match self {
-                SentTimes::Few { index, .. } => index[at] = n,
-                SentTimes::Many(_) => unreachable!("numbers are only given while few"),
-            },
-            None => {
-                self.widen();
-                if let SentTimes::Many(sent) = self {
-                    sent[at] = t;
-                }
-            }
+        match (self.numbered(t), self) {
+            (Some(n), SentTimes::Few { index, .. }) => index[at] = n,
+            (_, SentTimes::Many(sent)) => sent[at] = t,
+            (None, SentTimes::Few { .. }) => unreachable!("widened when not numbered"),
         }
     }
 
     pub fn push(&mut self, t: u32) {
-        match self.number(t) {
-            Some(n) => match self {
-                SentTimes::Few { index, .. } => index.push(n),
-                SentTimes::Many(_) => unreachable!("numbers are only given while few"),
-            },
-            None => {
-                self.widen();
-                if let SentTimes::Many(sent) = self {
-                    sent.push(t);
-                }
-            }
+        match (self.numbered(t), self) {
+            (Some(n), SentTimes::Few { index, .. }) => index.push(n),
+            (_, SentTimes::Many(sent)) => sent.push(t),
+            (None, SentTimes::Few { .. }) => unreachable!("widened when not numbered"),
         }
     }
 
