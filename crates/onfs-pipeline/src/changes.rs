@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use onfs_state::ledger::{Seen, NO_ENTRY};
-use onfs_state::{Ledger, Updates};
+use onfs_state::ledger::Seen;
+use onfs_state::{Ledger, NewLedger, Updates};
 use serde::Serialize;
 
 /// Per feature group: entities whose values were new, changed, unchanged (not sent), or
@@ -36,6 +36,12 @@ pub struct Changes {
     ledger: RwLock<Arc<Ledger>>,
     /// This pass's sends, merged into `ledger` when the pass ends.
     pending: Mutex<Updates>,
+    /// The sends merged into `ledger` since it was last recorded, for the state to record as
+    /// a change file (`None`: more than `sends_kept`, the ledger is recorded whole).
+    unrecorded: Mutex<Option<Updates>>,
+    /// Sends kept in `unrecorded` at most: an eighth of the keys the ledger had (a run sending
+    /// more writes the ledger whole: its sends would take more memory than they save).
+    sends_kept: usize,
     /// Seconds since the epoch: the time recorded for what this run sends.
     now: u32,
     refresh_after: Option<u32>,
@@ -45,7 +51,7 @@ pub struct Changes {
 use onfs_core::encode::by_groups::every_group;
 
 /// Rows' key hashes looked up in the ledger as a pass finds it: each key's entry
-/// ([`NO_ENTRY`] for none), below [`Changes::known_keys`] and the same for a key all pass long.
+/// ([`NO_ENTRY`](onfs_state::ledger::NO_ENTRY) for none), below [`Changes::known_keys`] and the same for a key all pass long.
 pub struct Lookup {
     ledger: Arc<Ledger>,
     keys: Vec<u64>,
@@ -53,6 +59,11 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// Per row, its key's hash.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
     /// Per row, its key's entry (`NO_ENTRY`: none).
     pub fn entries(&self) -> &[u32] {
         &self.entries
@@ -65,7 +76,8 @@ impl Lookup {
     }
 }
 
-fn retain_rows<T>(values: &mut Vec<T>, keep: &arrow_array::BooleanArray) {
+/// Keeps the values of the rows `keep` says.
+pub(crate) fn retain_rows<T>(values: &mut Vec<T>, keep: &arrow_array::BooleanArray) {
     let mut row = 0;
     values.retain(|_| {
         row += 1;
@@ -80,9 +92,13 @@ impl Changes {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() as u32);
+        let sends_kept = ledger.len() / 8;
+        let width = ledger.groups.len();
         Changes {
             counts: ledger.groups.iter().map(|_| Counts::default()).collect(),
-            pending: Mutex::new(Updates::new(ledger.groups.len())),
+            pending: Mutex::new(Updates::new(width)),
+            unrecorded: Mutex::new((sends_kept > 0).then(|| Updates::new(width))),
+            sends_kept,
             ledger: RwLock::new(Arc::new(ledger)),
             now,
             refresh_after: refresh_after.map(|d| d.as_secs().min(u32::MAX as u64) as u32),
@@ -141,18 +157,17 @@ impl Changes {
         } = lookup;
         let mut tally = vec![[0u64; 4]; groups.len()];
         let mut sends = Updates::new(groups.len());
-        // Per group over every row (one group's reads of many rows in flight at once), then
-        // per row.
+        // Each row's entry read once (its groups side by side), then compared group by group.
+        let w = groups.len();
+        let (old_hashes, old_sent) = ledger.gather(entries);
         let mut masks = vec![0u64; keys.len()];
         for (g, hashes) in groups.iter().enumerate() {
             for (row, mask) in masks.iter_mut().enumerate() {
                 if !valid[row] {
                     continue;
                 }
-                let seen = match entries[row] {
-                    NO_ENTRY => Seen::New,
-                    e => ledger.seen_at(e as usize, g, hashes[row]),
-                };
+                let at = row * w + g;
+                let seen = Seen::of(old_hashes[at], old_sent[at], hashes[row]);
                 let verdict = seen.verdict(self.now, self.refresh_after);
                 tally[g][verdict as usize] += 1;
                 if verdict.sends() {
@@ -200,8 +215,44 @@ impl Changes {
         if sends.is_empty() {
             return;
         }
+        {
+            let mut unrecorded = self.unrecorded.lock().expect("no thread panics holding it");
+            match &mut *unrecorded {
+                Some(kept) if kept.len() + sends.len() <= self.sends_kept => {
+                    kept.append(sends.clone())
+                }
+                _ => *unrecorded = None,
+            }
+        }
         let mut ledger = self.ledger.write().expect("no thread panics holding it");
         Arc::make_mut(&mut ledger).apply(sends);
+    }
+
+    /// Whether the sends since the ledger was last recorded are kept (few enough to record
+    /// as a change file).
+    pub fn keeps_sends(&self) -> bool {
+        self.end_pass();
+        self.unrecorded
+            .lock()
+            .expect("no thread panics holding it")
+            .is_some()
+    }
+
+    /// `f` given the ledger as it stands and the sends since it was last recorded (if kept),
+    /// e.g. to checkpoint or seal them.
+    pub fn with_new_ledger<R>(&self, f: impl FnOnce(NewLedger<'_>) -> R) -> R {
+        let ledger = self.ledger();
+        let sends = self.unrecorded.lock().expect("no thread panics holding it");
+        f(NewLedger {
+            ledger: &ledger,
+            sends: sends.as_ref(),
+        })
+    }
+
+    /// The ledger as it stands was recorded: the sends kept start again from none.
+    pub fn recorded(&self) {
+        *self.unrecorded.lock().expect("no thread panics holding it") =
+            (self.sends_kept > 0).then(|| Updates::new(self.counts.len()));
     }
 
     /// Per group (by label): new, changed, unchanged, refreshed, so far.
@@ -233,12 +284,25 @@ impl Changes {
 
     /// The ledger with this run's sends recorded, to commit once everything was delivered.
     pub fn into_ledger(self) -> Ledger {
+        self.into_parts().0
+    }
+
+    /// The ledger with this run's sends recorded, and the sends since it was last recorded
+    /// (if kept): to commit once everything was delivered.
+    pub fn into_parts(self) -> (Ledger, Option<Updates>) {
         self.end_pass();
         let ledger = self
             .ledger
             .into_inner()
             .expect("no thread panicked holding it");
-        Arc::try_unwrap(ledger).unwrap_or_else(|shared| (*shared).clone())
+        let sends = self
+            .unrecorded
+            .into_inner()
+            .expect("no thread panicked holding it");
+        (
+            Arc::try_unwrap(ledger).unwrap_or_else(|shared| (*shared).clone()),
+            sends,
+        )
     }
 }
 
@@ -291,5 +355,48 @@ mod tests {
         assert_eq!(masks, vec![0b11]);
         assert_eq!(c.counts()["a"].refreshed, 1);
         assert_eq!(c.into_ledger().len(), 2);
+    }
+
+    #[test]
+    fn the_sends_since_the_ledger_was_recorded_are_kept_while_few() {
+        let mut first = Updates::new(1);
+        for key in 0..16 {
+            first.push(key, [(key * 10, 5)]);
+        }
+        let mut ledger = Ledger::new(vec!["a".into()]);
+        ledger.apply(first);
+        // 16 keys: up to 2 sends kept.
+        let c = Changes::new(ledger, None);
+        let classify = |keys: &[u64], hashes: Vec<u64>| {
+            c.classify(&c.lookup(keys.to_vec()), &[hashes], &vec![true; keys.len()])
+        };
+        classify(&[1, 2], vec![11, 21]);
+        assert!(c.keeps_sends());
+        c.with_new_ledger(|new| {
+            let sends = new.sends.unwrap();
+            assert_eq!(sends.len(), 2);
+            let mut from = Ledger::new(vec!["a".into()]);
+            let mut all = Updates::new(1);
+            for key in 0..16 {
+                all.push(key, [(key * 10, 5)]);
+            }
+            from.apply(all);
+            from.apply(sends.clone());
+            assert!(
+                from.values().eq(new.ledger.values()),
+                "the sends make the ledger"
+            );
+        });
+        // Recorded: kept again from none; a third send in the same stretch would be too many.
+        c.recorded();
+        c.with_new_ledger(|new| assert_eq!(new.sends.unwrap().len(), 0));
+        classify(&[3, 4], vec![31, 41]);
+        assert!(c.keeps_sends());
+        classify(&[5], vec![51]);
+        assert!(!c.keeps_sends(), "three sends over a ledger of 16 keys");
+        c.with_new_ledger(|new| assert!(new.sends.is_none()));
+        let (ledger, sends) = c.into_parts();
+        assert_eq!(ledger.len(), 16);
+        assert!(sends.is_none());
     }
 }

@@ -12,7 +12,7 @@ use onfs_core::transform::{DefaultFill, DuplicateKeys, OnDuplicateKey};
 use onfs_core::{EncodeStats, EncodedMessage, EncoderOptions, GroupSetEncoder, Plan};
 use onfs_sources::{JoinedSources, PartitionSelection, SourceRead};
 
-use crate::changes::{Changes, Lookup};
+use crate::changes::Changes;
 use crate::counters::Counters;
 use crate::{Job, PassReport, PipelineError};
 
@@ -38,76 +38,124 @@ struct Steps<'a> {
 impl Steps<'_> {
     fn batch(&mut self, batch: RecordBatch) -> Result<Vec<EncodedMessage>, PipelineError> {
         Counters::add(&self.counters.rows_read, batch.num_rows() as u64);
-        let keys = &self.plan.entity_columns;
-        // Changed-only: the keys as the ledger hashes them, looked up once, for the duplicate
-        // check (a known key's slot is its entry) and the comparison.
-        let mut lookup = match self.changes {
-            Some(changes) => Some(changes.lookup(
-                onfs_state::hashing::column_hashes(&batch, keys).map_err(PipelineError::Hash)?,
-            )),
-            None => None,
-        };
-        let (key_hashes, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, keys)?;
-        let keep = self
-            .dedupe
-            .lock()
-            .expect("no thread panics holding it")
-            .check(
-                &batch,
-                &key_hashes,
-                &rows,
-                lookup.as_ref().map(Lookup::entries),
-            )?;
-        if let (Some(lookup), Some(keep)) = (&mut lookup, &keep) {
-            lookup.retain(keep);
-        }
-        let batch = DuplicateKeys::apply(batch, keep);
-        let batch = self.fill.fill(&batch)?;
         let mut out = Vec::new();
         let before = self.encoder.rows();
-        match (self.changes, lookup) {
-            (Some(changes), Some(lookup)) => {
-                let sets = self.changed_only(changes, &batch, &lookup)?;
+        match self.changes {
+            Some(changes) => {
+                let (batch, sets) = self.changed_only(changes, batch)?;
                 self.encoder.encode_into(&batch, &sets, &mut out)?
             }
-            _ => self.encoder.encode_all_into(&batch, &mut out)?,
+            None => {
+                let keys = &self.plan.entity_columns;
+                let (key_hashes, rows) = onfs_sources::hashing::key_and_row_hashes(&batch, keys)?;
+                let keep = self
+                    .dedupe
+                    .lock()
+                    .expect("no thread panics holding it")
+                    .check(&batch, &key_hashes, &rows, None)?;
+                let batch = DuplicateKeys::apply(batch, keep);
+                let batch = self.fill.fill(&batch)?;
+                self.encoder.encode_all_into(&batch, &mut out)?
+            }
         }
         Counters::add(&self.counters.rows_encoded, self.encoder.rows() - before);
         Counters::add(&self.counters.messages, out.len() as u64);
         Ok(out)
     }
 
-    /// Per row, the set of groups it sends (by the ledger), given its keys as looked up.
+    /// Changed-only: duplicates settled and defaults filled as without, and per row the set of
+    /// groups it sends (by the ledger). Each column is hashed once: the keys and each group's
+    /// values as the ledger hashes them, before the fill; a row's hash (for exact duplicates)
+    /// is made of those; a group is hashed again after the fill only where it had nulls. The
+    /// keys are looked up in the ledger once, for the duplicate check (a known key's slot is
+    /// its entry) and the comparison.
     fn changed_only(
         &mut self,
         changes: &Changes,
-        batch: &RecordBatch,
-        lookup: &Lookup,
-    ) -> Result<Vec<u64>, PipelineError> {
-        let groups = self
-            .plan
-            .feature_groups
+        batch: RecordBatch,
+    ) -> Result<(RecordBatch, Vec<u64>), PipelineError> {
+        let keys = &self.plan.entity_columns;
+        let groups = &self.plan.feature_groups;
+        let mut lookup = changes.lookup(hash(&batch, keys)?);
+        let mut values = groups
+            .iter()
+            .map(|g| hash(&batch, &g.columns))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = row_hashes(&batch, lookup.keys(), &values, self.plan)?;
+        let keep = self
+            .dedupe
+            .lock()
+            .expect("no thread panics holding it")
+            .check(&batch, lookup.keys(), &rows, Some(lookup.entries()))?;
+        if let Some(keep) = &keep {
+            lookup.retain(keep);
+            for v in &mut values {
+                crate::changes::retain_rows(v, keep);
+            }
+        }
+        let batch = DuplicateKeys::apply(batch, keep);
+        let had_nulls: Vec<bool> = groups
             .iter()
             .map(|g| {
-                onfs_state::hashing::column_hashes(batch, &g.columns).map_err(PipelineError::Hash)
+                g.columns
+                    .iter()
+                    .any(|c| batch.column_by_name(c).is_some_and(|a| a.null_count() > 0))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let key_columns: Vec<_> = self
-            .plan
-            .entity_columns
+            .collect();
+        let batch = self.fill.fill(&batch)?;
+        for ((g, v), had) in groups.iter().zip(&mut values).zip(had_nulls) {
+            if had {
+                *v = hash(&batch, &g.columns)?;
+            }
+        }
+        let key_columns: Vec<_> = keys
             .iter()
             .filter_map(|k| batch.column_by_name(k))
             .collect();
         let valid: Vec<bool> = (0..batch.num_rows())
             .map(|row| key_columns.iter().all(|c| !c.is_null(row)))
             .collect();
-        Ok(changes.classify(lookup, &groups, &valid))
+        let sets = changes.classify(&lookup, &values, &valid);
+        Ok((batch, sets))
     }
 
     /// The last messages of every encoder, and their counts merged.
     fn finish(&mut self) -> (Vec<EncodedMessage>, EncodeStats) {
         (self.encoder.finish(), self.encoder.stats())
     }
+}
+
+/// One hash per row of `batch` over `columns`, as the ledger hashes them.
+fn hash(batch: &RecordBatch, columns: &[String]) -> Result<Vec<u64>, PipelineError> {
+    onfs_state::hashing::column_hashes(batch, columns).map_err(PipelineError::Hash)
+}
+
+/// Per row, a hash of all its values (for exact duplicates), made of its key's hash (`keys`)
+/// and its groups' (`groups`), and of any column of `batch` the plan neither keys nor groups.
+fn row_hashes(
+    batch: &RecordBatch,
+    keys: &[u64],
+    groups: &[Vec<u64>],
+    plan: &Plan,
+) -> Result<Vec<u64>, PipelineError> {
+    let planned = |c: &String| {
+        plan.entity_columns.contains(c) || plan.feature_groups.iter().any(|g| g.columns.contains(c))
+    };
+    let others: Vec<String> = (batch.schema().fields().iter())
+        .map(|f| f.name().clone())
+        .filter(|c| !planned(c))
+        .collect();
+    let rest = match others.is_empty() {
+        true => None,
+        false => Some(hash(batch, &others)?),
+    };
+    let mix = |h: u64, v: u64| (h.rotate_left(23) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    Ok((0..keys.len())
+        .map(|row| {
+            let h = groups.iter().fold(keys[row], |h, g| mix(h, g[row]));
+            rest.as_ref().map_or(h, |r| mix(h, r[row]))
+        })
+        .collect())
 }
 
 /// A pass whose partitions are chosen (each source's, in [`PreparedPass::sources`]) and

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use arrow_array::RecordBatch;
 use onfs_core::{EncodeStats, EncodedMessage, GroupSetEncoder, Plan};
 use onfs_state::joined::JoinedDiff;
-use onfs_state::{JobState, RunRecord, StateLocation};
+use onfs_state::{JobState, NewLedger, RunRecord, StateLocation};
 use onfs_stores::StorageOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -90,9 +90,17 @@ impl PyPushState {
 
     /// The ledger file to join with (a URL under the location as given), or None: nothing
     /// pushed changed-only yet, or a ledger of another hash scheme (everything is sent once).
+    /// The ledger is written whole first if runs of the command line left change files.
     #[getter]
-    fn ledger_url(&self) -> PyResult<Option<String>> {
-        Ok(self.held()?.ledger_url())
+    fn ledger_url(&mut self, py: Python<'_>) -> PyResult<Option<String>> {
+        let runtime = &self.runtime;
+        let state = self
+            .state
+            .as_mut()
+            .ok_or_else(|| errors::usage("this PushState was committed or released"))?;
+        py.detach(|| runtime.block_on(state.compact()))
+            .map_err(errors::state)?;
+        Ok(state.ledger_url())
     }
 
     /// The location as every process reaches it (a local folder as an absolute `file://`
@@ -165,7 +173,7 @@ impl PyPushState {
                     ..Default::default()
                 };
                 state
-                    .commit(Some(&ledger), record, Vec::new())
+                    .commit(Some(NewLedger::whole(&ledger)), record, Vec::new())
                     .await
                     .map(|_| ())
             })

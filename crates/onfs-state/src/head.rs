@@ -16,9 +16,17 @@ pub struct Head {
     pub hash_scheme: String,
     /// The ledger file, next to the head; `None` before the first changed-only run.
     pub ledger: Option<String>,
+    /// Files of sends recorded since `ledger` was written, oldest first, next to the head: the
+    /// ledger is `ledger` with each applied in turn (a run that changed few keys writes its
+    /// sends, not the whole ledger).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// Entries in the `changes` files, all together.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub change_keys: u64,
     /// Entity keys in the ledger.
     pub keys: u64,
-    /// The ledger file's size.
+    /// The size of the ledger's files (`ledger` and `changes`).
     pub ledger_bytes: u64,
     /// Every pass pushed by a successful run: its sources' partitions.
     pub pushed: Vec<PushedPass>,
@@ -93,6 +101,13 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, BTreeMap<String, u64>>,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The head's layout: 2 added `changes` (an older version reading it would miss them).
+pub(crate) const HEAD_VERSION: u32 = 2;
 
 impl Head {
     pub(crate) fn add_run(&mut self, run: RunRecord) {

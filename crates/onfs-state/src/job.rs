@@ -3,12 +3,14 @@
 
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::head::{Head, PassSources, RunRecord};
+use crate::head::{Head, PassSources, RunRecord, HEAD_VERSION};
 use crate::ledger::{Ledger, Updates, HASH_SCHEME};
 use crate::lock::LockInfo;
 use crate::{StateError, StateLocation};
 
 const HEAD: &str = "HEAD.json";
+/// Change files a head keeps before the next write is a whole ledger.
+const MAX_CHANGE_FILES: usize = 8;
 const LOCK: &str = "LOCK.json";
 /// The folder (one per run, `sends-<run>`) where executors leave what they sent, until the
 /// run commits.
@@ -71,6 +73,25 @@ fn random_bits() -> u64 {
             .unwrap_or_default(),
     );
     h.finish()
+}
+
+/// A ledger to record: as it stands after the run's sends, and (when the run kept them) those
+/// sends, which made it from the head's ledger. With the sends, a run that changed few keys
+/// records them as a change file instead of writing the whole ledger again.
+#[derive(Clone, Copy)]
+pub struct NewLedger<'a> {
+    pub ledger: &'a Ledger,
+    pub sends: Option<&'a Updates>,
+}
+
+impl<'a> NewLedger<'a> {
+    /// The whole ledger, written as one file.
+    pub fn whole(ledger: &'a Ledger) -> NewLedger<'a> {
+        NewLedger {
+            ledger,
+            sends: None,
+        }
+    }
 }
 
 fn now() -> String {
@@ -205,16 +226,27 @@ impl JobState {
     }
 
     async fn read_head(&self) -> Result<Head, StateError> {
-        Ok(self
-            .read_json::<Head>(&self.path(HEAD))
-            .await?
-            .unwrap_or_else(|| Head {
-                version: 1,
-                job: self.job.clone(),
-                groups: self.groups.clone(),
-                hash_scheme: HASH_SCHEME.into(),
-                ..Default::default()
-            }))
+        let path = self.path(HEAD);
+        let head = self.read_json::<Head>(&path).await?;
+        if let Some(head) = &head {
+            if head.version > HEAD_VERSION {
+                return Err(StateError::Corrupt {
+                    path: self.location.shown(&path),
+                    problem: format!(
+                        "it was written by a newer onfs-push (head version {}, this one reads \
+                         up to {HEAD_VERSION}): run the job with that version or a newer one",
+                        head.version
+                    ),
+                });
+            }
+        }
+        Ok(head.unwrap_or_else(|| Head {
+            version: HEAD_VERSION,
+            job: self.job.clone(),
+            groups: self.groups.clone(),
+            hash_scheme: HASH_SCHEME.into(),
+            ..Default::default()
+        }))
     }
 
     /// The ledger the last successful run left (empty if none, or if it was made with another
@@ -230,13 +262,38 @@ impl JobState {
         let path = self.path(name);
         let bytes = self.get(&path).await?;
         let t = std::time::Instant::now();
-        let ledger =
+        let mut ledger =
             Ledger::from_parquet(bytes, &self.groups).map_err(|problem| StateError::Corrupt {
-                path: path.to_string(),
+                path: self.location.shown(&path),
                 problem,
             })?;
-        tracing::debug!(job = %self.job, keys = ledger.len(), seconds = t.elapsed().as_secs_f64(), "ledger read");
+        // Every change file's sends in order, applied at once (one merge of new keys).
+        let mut changes = Updates::new(self.groups.len());
+        for name in &self.head.changes {
+            let path = self.path(name);
+            let bytes = self.get(&path).await?;
+            changes.append(
+                Updates::from_parquet(bytes, &self.groups).map_err(|problem| {
+                    StateError::Corrupt {
+                        path: self.location.shown(&path),
+                        problem,
+                    }
+                })?,
+            );
+        }
+        ledger.apply(changes);
+        tracing::debug!(job = %self.job, keys = ledger.len(), changes = self.head.changes.len(), seconds = t.elapsed().as_secs_f64(), "ledger read");
         Ok(ledger)
+    }
+
+    /// Writes the ledger whole if the head has change files (for an engine that reads the
+    /// ledger's file itself, [`JobState::ledger_url`]), keeping the lock.
+    pub async fn compact(&mut self) -> Result<(), StateError> {
+        if self.head.changes.is_empty() {
+            return Ok(());
+        }
+        let ledger = self.ledger().await?;
+        self.write(Some(NewLedger::whole(&ledger)), &[], None).await
     }
 
     /// Records what a run delivered so far (the ledger with its sends, the passes it pushed),
@@ -244,7 +301,7 @@ impl JobState {
     /// in one put, after the ledger file is complete.
     pub async fn checkpoint(
         &mut self,
-        ledger: Option<&Ledger>,
+        ledger: Option<NewLedger<'_>>,
         passes: &[PassSources],
     ) -> Result<(), StateError> {
         self.write(ledger, passes, None).await
@@ -255,7 +312,7 @@ impl JobState {
     /// as it was.
     pub async fn commit(
         mut self,
-        ledger: Option<&Ledger>,
+        ledger: Option<NewLedger<'_>>,
         run: RunRecord,
         passes: Vec<PassSources>,
     ) -> Result<Head, StateError> {
@@ -273,42 +330,83 @@ impl JobState {
         Ok(head)
     }
 
+    /// Whether `sends` are recorded as a change file (else the whole ledger is written): the
+    /// head has a ledger of this scheme, fewer than [`MAX_CHANGE_FILES`] change files, and
+    /// its change files would hold at most a quarter as many entries as the ledger has keys.
+    fn as_change(&self, new: &NewLedger<'_>) -> bool {
+        let Some(sends) = new.sends else {
+            return false;
+        };
+        self.head.ledger.is_some()
+            && self.head.hash_scheme == HASH_SCHEME
+            && self.head.changes.len() < MAX_CHANGE_FILES
+            && (self.head.change_keys + sends.len() as u64).saturating_mul(4)
+                <= new.ledger.len() as u64
+    }
+
     async fn write(
         &mut self,
-        ledger: Option<&Ledger>,
+        ledger: Option<NewLedger<'_>>,
         passes: &[PassSources],
         run: Option<RunRecord>,
     ) -> Result<(), StateError> {
-        let previous = self.head.ledger.clone();
-        if let Some(ledger) = ledger {
-            self.written += 1;
-            let name = format!("ledger-{}-{}.parquet", self.run, self.written);
-            let path = self.path(&name);
+        let recorded = ledger.is_some();
+        if let Some(new) = ledger {
+            let change = self.as_change(&new);
             let t = std::time::Instant::now();
-            let bytes = ledger.to_parquet().map_err(|e| StateError::Encode {
-                path: self.location.shown(&path),
-                problem: e.to_string(),
-            })?;
-            let encoded = t.elapsed().as_secs_f64();
-            self.head.ledger_bytes = bytes.len() as u64;
-            self.location
-                .store
-                .put(&path, PutPayload::from(bytes))
-                .await
-                .map_err(|e| StateError::store(&self.location, &path, e))?;
-            tracing::debug!(
-                job = %self.job,
-                keys = ledger.len(),
-                bytes = self.head.ledger_bytes,
-                encoded,
-                seconds = t.elapsed().as_secs_f64(),
-                "ledger written"
-            );
-            self.head.ledger = Some(name);
-            self.head.keys = ledger.len() as u64;
+            let (name, bytes) = match new.sends {
+                // Nothing sent: the ledger is the head's.
+                Some(sends) if change && sends.is_empty() => (None, None),
+                Some(sends) if change => {
+                    self.written += 1;
+                    let name = format!("ledger-{}-{}-sends.parquet", self.run, self.written);
+                    let bytes = sends.to_parquet(&self.groups);
+                    (Some(name), Some(bytes))
+                }
+                _ => {
+                    self.written += 1;
+                    let name = format!("ledger-{}-{}.parquet", self.run, self.written);
+                    (Some(name), Some(new.ledger.to_parquet()))
+                }
+            };
+            if let (Some(name), Some(bytes)) = (name, bytes) {
+                let path = self.path(&name);
+                let bytes = bytes.map_err(|e| StateError::Encode {
+                    path: self.location.shown(&path),
+                    problem: e.to_string(),
+                })?;
+                let encoded = t.elapsed().as_secs_f64();
+                let size = bytes.len() as u64;
+                self.location
+                    .store
+                    .put(&path, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| StateError::store(&self.location, &path, e))?;
+                tracing::debug!(
+                    job = %self.job,
+                    keys = new.ledger.len(),
+                    bytes = size,
+                    change,
+                    encoded,
+                    seconds = t.elapsed().as_secs_f64(),
+                    "ledger written"
+                );
+                if change {
+                    self.head.changes.push(name);
+                    self.head.change_keys += new.sends.map_or(0, |s| s.len() as u64);
+                    self.head.ledger_bytes += size;
+                } else {
+                    self.head.ledger = Some(name);
+                    self.head.changes.clear();
+                    self.head.change_keys = 0;
+                    self.head.ledger_bytes = size;
+                }
+            }
+            self.head.keys = new.ledger.len() as u64;
             self.head.hash_scheme = HASH_SCHEME.into();
             self.head.groups = self.groups.clone();
         }
+        self.head.version = HEAD_VERSION;
         for pass in passes {
             self.head.record_pass(pass, &self.run);
         }
@@ -325,7 +423,7 @@ impl JobState {
             .put(&path, PutPayload::from(body))
             .await
             .map_err(|e| StateError::store(&self.location, &path, e))?;
-        if previous != self.head.ledger {
+        if recorded {
             self.remove_other_ledgers().await;
         }
         Ok(())
@@ -356,12 +454,15 @@ impl JobState {
         }
     }
 
-    /// Deletes every ledger file but the head's: the previous one, and any a killed run wrote
-    /// without committing. Best effort: a file left is never read.
+    /// Deletes every ledger file but the head's (its ledger and change files): the previous
+    /// ones, and any a killed run wrote without committing. Best effort: a file left is never
+    /// read.
     async fn remove_other_ledgers(&self) {
         for meta in self.files().await {
             let name = meta.location.filename().unwrap_or_default();
-            if name.starts_with("ledger-") && Some(name) != self.head.ledger.as_deref() {
+            let in_effect = Some(name) == self.head.ledger.as_deref()
+                || self.head.changes.iter().any(|c| c == name);
+            if name.starts_with("ledger-") && !in_effect {
                 let _ = self.location.store.delete(&meta.location).await;
             }
         }
@@ -370,8 +471,9 @@ impl JobState {
     /// The ledger file in effect as a URL under the location as every process reaches it
     /// ([`StateLocation::shared_url`]), for an engine that reads it itself; `None` before the
     /// first changed-only run, or for a ledger of another hash scheme (everything is sent
-    /// once).
+    /// once). The head must have no change files ([`JobState::compact`]).
     pub fn ledger_url(&self) -> Option<String> {
+        debug_assert!(self.head.changes.is_empty(), "compact before");
         let name = self.head.ledger.as_ref()?;
         if self.head.hash_scheme != HASH_SCHEME {
             return None;
@@ -472,7 +574,11 @@ mod tests {
             .collect();
         assert!(left.iter().all(|n| !n.starts_with(SENDS)), "{left:?}");
         state
-            .commit(Some(&ledger), RunRecord::default(), Vec::new())
+            .commit(
+                Some(NewLedger::whole(&ledger)),
+                RunRecord::default(),
+                Vec::new(),
+            )
             .await
             .unwrap();
         // The next run finds the ledger, by an absolute file:// URL of the local folder.
@@ -484,5 +590,163 @@ mod tests {
         assert!(file.is_file(), "{url}");
         assert_eq!(next.ledger().await.unwrap(), ledger);
         next.release().await.unwrap();
+    }
+
+    fn ledger_files(dir: &std::path::Path, state: &JobState) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join(state.dir()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("ledger-"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Commits a run that sent `sends`, leaving `ledger`.
+    async fn commit_sends(
+        location: &StateLocation,
+        groups: &[String],
+        ledger: &Ledger,
+        sends: &Updates,
+    ) -> Head {
+        let state = JobState::open(location, "job", groups).await.unwrap();
+        let new = NewLedger {
+            ledger,
+            sends: Some(sends),
+        };
+        state
+            .commit(Some(new), RunRecord::default(), Vec::new())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn few_sends_are_recorded_as_change_files_until_they_are_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let location =
+            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let groups = vec!["a".to_string(), "b".to_string()];
+        // A first run: 100 keys, written whole (its sends are every key).
+        let mut first = Updates::new(2);
+        for key in 0..100 {
+            first.push(key, [(key, 5), (key + 1000, 5)]);
+        }
+        let mut ledger = Ledger::new(groups.clone());
+        ledger.apply(first.clone());
+        let head = commit_sends(&location, &groups, &ledger, &first).await;
+        assert!(head.ledger.is_some() && head.changes.is_empty());
+        let whole_bytes = head.ledger_bytes;
+
+        // Runs sending a few keys each (one new) record change files; the ledger read back is
+        // the one they made.
+        for run in 0..8u64 {
+            let mut sends = Updates::new(2);
+            sends.push(run, [(run + 7, 6), (0, 0)]);
+            sends.push(200 + run, [(1, 6), (2, 6)]);
+            ledger.apply(sends.clone());
+            let head = commit_sends(&location, &groups, &ledger, &sends).await;
+            assert_eq!(head.changes.len(), run as usize + 1, "run {run}");
+            assert_eq!(head.change_keys, 2 * (run + 1));
+            assert_eq!(head.keys, 101 + run);
+            assert!(head.ledger_bytes > whole_bytes);
+            let state = JobState::open(&location, "job", &groups).await.unwrap();
+            assert_eq!(state.ledger().await.unwrap(), ledger, "run {run}");
+            assert_eq!(ledger_files(dir.path(), &state).len(), run as usize + 2);
+            state.release().await.unwrap();
+        }
+        // A ninth change file is one too many: the ledger is written whole, the others removed.
+        let mut sends = Updates::new(2);
+        sends.push(1, [(99, 7), (0, 0)]);
+        ledger.apply(sends.clone());
+        let head = commit_sends(&location, &groups, &ledger, &sends).await;
+        assert!(head.changes.is_empty());
+        assert_eq!(head.change_keys, 0);
+        let state = JobState::open(&location, "job", &groups).await.unwrap();
+        assert_eq!(
+            ledger_files(dir.path(), &state),
+            [head.ledger.clone().unwrap()]
+        );
+        assert_eq!(state.ledger().await.unwrap(), ledger);
+
+        // Nothing sent: no file, the head as it was.
+        let before = state.head.clone();
+        let empty = Updates::new(2);
+        let new = NewLedger {
+            ledger: &ledger,
+            sends: Some(&empty),
+        };
+        let head = state
+            .commit(Some(new), RunRecord::default(), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            (&head.ledger, &head.changes),
+            (&before.ledger, &before.changes)
+        );
+
+        // More sends than a quarter of the keys: whole.
+        let mut many = Updates::new(2);
+        for key in 0..40 {
+            many.push(key, [(key + 1, 8), (0, 0)]);
+        }
+        ledger.apply(many.clone());
+        let head = commit_sends(&location, &groups, &ledger, &many).await;
+        assert!(head.changes.is_empty());
+        assert_ne!(head.ledger, before.ledger);
+    }
+
+    #[tokio::test]
+    async fn an_engine_reading_the_ledger_file_gets_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let location =
+            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let groups = vec!["a".to_string()];
+        let mut ledger = Ledger::new(groups.clone());
+        let mut first = Updates::new(1);
+        for key in 0..40 {
+            first.push(key, [(key, 5)]);
+        }
+        ledger.apply(first.clone());
+        // The first run's sends are every key: written whole.
+        commit_sends(&location, &groups, &ledger, &first).await;
+        let mut sends = Updates::new(1);
+        sends.push(3, [(33, 6)]);
+        ledger.apply(sends.clone());
+        let head = commit_sends(&location, &groups, &ledger, &sends).await;
+        assert_eq!(head.changes.len(), 1);
+        let mut state = JobState::open(&location, "job", &groups).await.unwrap();
+        state.compact().await.unwrap();
+        assert!(state.head.changes.is_empty());
+        let url = state.ledger_url().unwrap();
+        let file = url::Url::parse(&url).unwrap().to_file_path().unwrap();
+        let whole = Ledger::from_parquet(std::fs::read(file).unwrap().into(), &groups).unwrap();
+        assert_eq!(whole, ledger);
+        assert_eq!(ledger_files(dir.path(), &state).len(), 1);
+        state.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_head_of_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let location =
+            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let groups = vec!["a".to_string()];
+        let folder = dir.path().join(job_key("job", &groups));
+        std::fs::create_dir_all(&folder).unwrap();
+        let head = Head {
+            version: HEAD_VERSION + 1,
+            ..Default::default()
+        };
+        std::fs::write(folder.join(HEAD), serde_json::to_vec(&head).unwrap()).unwrap();
+        let e = JobState::open(&location, "job", &groups)
+            .await
+            .err()
+            .unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains("HEAD.json") && text.contains("newer onfs-push"),
+            "{text}"
+        );
+        assert!(!folder.join(LOCK).exists(), "the lock is given back");
     }
 }

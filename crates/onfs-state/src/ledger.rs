@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::{Array, ArrayRef, UInt32Array, UInt64Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
@@ -36,6 +36,9 @@ pub const NO_ENTRY: u32 = u32::MAX;
 const WRITE_ROWS: usize = 1 << 16;
 #[cfg(test)]
 const WRITE_ROWS: usize = 1 << 12;
+
+/// Rows per batch read from a ledger file.
+const READ_ROWS: usize = 1 << 13;
 
 /// Rows per Parquet row group (smaller in tests, to write several).
 #[cfg(not(test))]
@@ -274,6 +277,26 @@ impl Ledger {
             .zip(slots)
             .map(|(&key, (lo, hi))| self.find(key, lo, hi).map_or(NO_ENTRY, |e| e as u32))
             .collect()
+    }
+
+    /// Each of `entries`' group value hashes and send times, a row after another (`groups`
+    /// values a row; `NO_ENTRY`: 0 and never). One copy of each entry's neighbouring values
+    /// per row, the rows' reads in flight together, rather than one read per group and row.
+    pub fn gather(&self, entries: &[u32]) -> (Vec<u64>, Vec<u32>) {
+        let w = self.width();
+        let mut hashes = Vec::with_capacity(entries.len() * w);
+        let mut sent = Vec::with_capacity(entries.len() * w);
+        for &e in entries {
+            if e == NO_ENTRY {
+                hashes.extend(std::iter::repeat_n(0, w));
+                sent.extend(std::iter::repeat_n(NEVER, w));
+            } else {
+                let at = e as usize * w;
+                hashes.extend_from_slice(&self.hashes[at..at + w]);
+                self.sent.copy_to(at..at + w, &mut sent);
+            }
+        }
+        (hashes, sent)
     }
 
     /// What group `group` of entry `entry` was when last sent, compared with `hash`.
@@ -520,14 +543,38 @@ impl Ledger {
     fn read_entries(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
         let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let reader = builder.build().map_err(|e| e.to_string())?;
+        let reader = builder
+            .with_batch_size(READ_ROWS)
+            .build()
+            .map_err(|e| e.to_string())?;
+        // The file is decoded on a thread of its own while the entries are laid out here.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            scope.spawn(move || {
+                for batch in reader {
+                    let stop = batch.is_err();
+                    if tx.send(batch).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            Ledger::lay_out(rx, rows, groups)
+        })
+    }
+
+    /// The entries of the batches of a ledger file (`rows` in all).
+    fn lay_out(
+        batches: impl IntoIterator<Item = Result<arrow_array::RecordBatch, ArrowError>>,
+        rows: usize,
+        groups: &[String],
+    ) -> Result<Ledger, String> {
         let mut ledger = Ledger::new(groups.to_vec());
         let w = ledger.width();
         // Room for every entry at once (no copy as the arrays grow).
         ledger.keys.reserve_exact(rows);
         ledger.hashes.reserve_exact(rows * w);
         ledger.sent = SentTimes::with_capacity(rows * w);
-        for batch in reader {
+        for batch in batches {
             let batch = batch.map_err(|e| e.to_string())?;
             let col = |name: &str| batch.column_by_name(name);
             let keys = col("key")
@@ -543,7 +590,27 @@ impl Ledger {
                     pairs.push((g, h, s));
                 }
             }
-            for row in 0..keys.len() {
+            let n = keys.len();
+            // A row whose every group was never sent holds nothing (a file of sends may have
+            // some): then row by row; else each column in one go.
+            let empty_rows = pairs.is_empty()
+                || (pairs.iter().any(|(_, _, s)| s.values().contains(&NEVER))
+                    && (0..n).any(|row| pairs.iter().all(|(_, _, s)| s.value(row) == NEVER)));
+            if !empty_rows {
+                let base = ledger.hashes.len();
+                ledger.keys.extend_from_slice(keys.values());
+                ledger.hashes.resize(base + n * w, 0);
+                ledger.sent.push_never(n * w);
+                for (g, h, s) in &pairs {
+                    let into = ledger.hashes[base..].iter_mut().skip(*g).step_by(w);
+                    for (to, &v) in into.zip(h.values().iter()) {
+                        *to = v;
+                    }
+                    ledger.sent.set_strided(base + g, w, s.values());
+                }
+                continue;
+            }
+            for row in 0..n {
                 if pairs.iter().all(|(_, _, s)| s.value(row) == NEVER) {
                     continue;
                 }
@@ -601,6 +668,17 @@ mod tests {
             (0..l.width()).map(|g| if g == group { (hash, sent) } else { (0, NEVER) }),
         );
         l.apply(u);
+    }
+
+    #[test]
+    fn gathered_entries_read_as_each_entry() {
+        let mut l = Ledger::new(groups());
+        record(&mut l, 5, 0, 50, 100);
+        record(&mut l, 7, 1, 71, 200);
+        let entries = l.entries(&[7, 9, 5]);
+        let (hashes, sent) = l.gather(&entries);
+        assert_eq!(hashes, [0, 71, 0, 0, 50, 0]);
+        assert_eq!(sent, [NEVER, 200, NEVER, NEVER, 100, NEVER]);
     }
 
     #[test]

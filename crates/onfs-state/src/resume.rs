@@ -7,7 +7,9 @@
 //! the system's temporary folder, under `onfs-push-resume/<job folder>-<location hash>`):
 //! - `messages/`: the pass's encoded messages (a message folder, complete once it has its
 //!   manifest);
-//! - `ledger.parquet`: the ledger after the pass (changed-only runs);
+//! - `sends.parquet`: what the pass sent and the ledger records (changed-only runs that kept
+//!   their sends: the ledger after the pass is the head's with them applied); else
+//!   `ledger.parquet`, the ledger after the pass;
 //! - `PENDING.json`: what the pass commits; written last (by rename), it marks the spool as
 //!   complete and ready to send;
 //! - `ACKED`: the ordinals (8 bytes, little-endian) of the messages delivered, appended as
@@ -22,12 +24,14 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::head::Head;
-use crate::ledger::Ledger;
+use crate::job::NewLedger;
+use crate::ledger::{Ledger, Updates};
 use crate::StateError;
 
 const PENDING: &str = "PENDING.json";
 const ACKED: &str = "ACKED";
 const LEDGER: &str = "ledger.parquet";
+const SENDS: &str = "sends.parquet";
 const MESSAGES: &str = "messages";
 
 /// A pass whose spool is complete and whose delivery began: what it commits once delivered.
@@ -51,16 +55,24 @@ pub struct PendingPass {
     pub bytes: u64,
     /// Whether `ledger.parquet` holds the ledger after the pass.
     pub has_ledger: bool,
+    /// Whether `sends.parquet` holds the run's sends since the head's ledger (the ledger after
+    /// the pass is the head's with them applied).
+    #[serde(default)]
+    pub has_sends: bool,
     /// With changed-only: per group, entities `new`, `changed`, `unchanged`, `refreshed`.
     #[serde(default)]
     pub groups: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
-/// A fingerprint of what a head records: the ledger file, the passes pushed, the last run.
+/// A fingerprint of what a head records: the ledger's files, the passes pushed, the last run.
 pub fn head_fingerprint(head: &Head) -> String {
-    let text =
-        serde_json::to_string(&(&head.ledger, &head.pushed, head.runs.last().map(|r| &r.id)))
-            .expect("head serializes");
+    let last = head.runs.last().map(|r| &r.id);
+    let text = if head.changes.is_empty() {
+        serde_json::to_string(&(&head.ledger, &head.pushed, last))
+    } else {
+        serde_json::to_string(&(&head.ledger, &head.changes, &head.pushed, last))
+    }
+    .expect("head serializes");
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
 
@@ -116,7 +128,7 @@ impl ResumeArea {
         Ok(Some((pending, acked)))
     }
 
-    /// The ledger a sealed pass leaves.
+    /// The ledger a sealed pass leaves (`has_ledger`).
     pub fn ledger(&self, groups: &[String]) -> Result<Ledger, StateError> {
         let path = self.dir.join(LEDGER);
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
@@ -126,11 +138,21 @@ impl ResumeArea {
         })
     }
 
+    /// The sends a sealed pass records (`has_sends`).
+    pub fn sends(&self, groups: &[String]) -> Result<Updates, StateError> {
+        let path = self.dir.join(SENDS);
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        Updates::from_parquet(bytes.into(), groups).map_err(|problem| StateError::Corrupt {
+            path: path.display().to_string(),
+            problem,
+        })
+    }
+
     /// Empties the area (a pass delivered and committed, or one that will not be resumed),
     /// leaving the folder for the next pass.
     pub fn clear(&self) -> Result<(), StateError> {
         // The marker first: a clear cut half-way leaves no pass that looks resumable.
-        for name in [PENDING, ACKED, LEDGER] {
+        for name in [PENDING, ACKED, LEDGER, SENDS] {
             let path = self.dir.join(name);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -147,12 +169,23 @@ impl ResumeArea {
         std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))
     }
 
-    /// Marks the spool complete and ready to send: the ledger after the pass, then the pending
-    /// record (by rename, so it is whole or absent).
-    pub fn seal(&self, pending: &PendingPass, ledger: Option<&Ledger>) -> Result<(), StateError> {
-        if let Some(ledger) = ledger {
-            let path = self.dir.join(LEDGER);
-            let bytes = ledger.to_parquet().map_err(|e| StateError::Encode {
+    /// Marks the spool complete and ready to send: what the pass records in the ledger (its
+    /// sends when `pending.has_sends`, else the ledger after it when `pending.has_ledger`),
+    /// then the pending record (by rename, so it is whole or absent).
+    pub fn seal(
+        &self,
+        pending: &PendingPass,
+        ledger: Option<NewLedger<'_>>,
+    ) -> Result<(), StateError> {
+        if let Some(new) = ledger {
+            let (path, bytes) = match new.sends {
+                Some(sends) if pending.has_sends => {
+                    let path = self.dir.join(SENDS);
+                    (path, sends.to_parquet(&new.ledger.groups))
+                }
+                _ => (self.dir.join(LEDGER), new.ledger.to_parquet()),
+            };
+            let bytes = bytes.map_err(|e| StateError::Encode {
                 path: path.display().to_string(),
                 problem: e.to_string(),
             })?;
@@ -309,7 +342,7 @@ mod tests {
         ledger.apply(u);
         let mut p = pending(1);
         p.has_ledger = true;
-        area.seal(&p, Some(&ledger)).unwrap();
+        area.seal(&p, Some(NewLedger::whole(&ledger))).unwrap();
         let back = area.ledger(&groups).unwrap();
         assert_eq!(back.len(), 1);
         let e = back.entry(42).unwrap();
@@ -320,12 +353,46 @@ mod tests {
     }
 
     #[test]
+    fn the_sends_of_a_sealed_pass_are_kept_instead_of_its_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let area = ResumeArea::new(dir.path().to_path_buf());
+        let groups = vec!["g".to_string(), "h".to_string()];
+        let mut sends = crate::Updates::new(2);
+        sends.push(42, [(7, 100), (0, 0)]);
+        sends.push(9, [(0, 0), (8, 100)]);
+        let mut ledger = Ledger::new(groups.clone());
+        ledger.apply(sends.clone());
+        let mut p = pending(1);
+        p.has_ledger = true;
+        p.has_sends = true;
+        let new = NewLedger {
+            ledger: &ledger,
+            sends: Some(&sends),
+        };
+        area.seal(&p, Some(new)).unwrap();
+        assert!(!dir.path().join(LEDGER).exists(), "the sends stand for it");
+        let back = area.sends(&groups).unwrap();
+        // In key order, each group as sent (0: left as it was).
+        let mut expected = crate::Updates::new(2);
+        expected.push(9, [(0, 0), (8, 100)]);
+        expected.push(42, [(7, 100), (0, 0)]);
+        assert_eq!(back, expected);
+        let (p, _) = area.pending().unwrap().unwrap();
+        assert!(p.has_sends);
+        area.clear().unwrap();
+        assert!(!dir.path().join(SENDS).exists());
+    }
+
+    #[test]
     fn the_head_fingerprint_follows_what_the_head_records() {
         let mut head = Head::default();
         let a = head_fingerprint(&head);
         head.keys = 9; // not recorded by the fingerprint
         assert_eq!(head_fingerprint(&head), a);
         head.ledger = Some("ledger-x.parquet".into());
-        assert_ne!(head_fingerprint(&head), a);
+        let b = head_fingerprint(&head);
+        assert_ne!(b, a);
+        head.changes.push("ledger-y-1-sends.parquet".into());
+        assert_ne!(head_fingerprint(&head), b);
     }
 }

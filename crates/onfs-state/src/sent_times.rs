@@ -142,6 +142,38 @@ impl SentTimes {
         }
     }
 
+    /// Sets every `stride`-th entry from `start` to `times` in turn, leaving the entries of
+    /// never-sent times as they are.
+    pub fn set_strided(&mut self, start: usize, stride: usize, times: &[u32]) {
+        let mut at = start;
+        let mut last = (NEVER, 0u16);
+        for &t in times {
+            if t != NEVER {
+                match self {
+                    SentTimes::Few { index, .. } if t == last.0 => index[at] = last.1,
+                    _ => {
+                        self.set(at, t);
+                        if let SentTimes::Few { index, .. } = self {
+                            last = (t, index[at]);
+                        }
+                    }
+                }
+            }
+            at += stride;
+        }
+    }
+
+    /// Appends the times at `range` to `out`.
+    #[inline]
+    pub fn copy_to(&self, range: Range<usize>, out: &mut Vec<u32>) {
+        match self {
+            SentTimes::Few { index, times, .. } => {
+                out.extend(index[range].iter().map(|&i| times[i as usize]))
+            }
+            SentTimes::Many(sent) => out.extend_from_slice(&sent[range]),
+        }
+    }
+
     /// Appends `n` never-sent entries.
     pub fn push_never(&mut self, n: usize) {
         match self {
@@ -209,6 +241,19 @@ mod tests {
             (0..few.len()).map(|at| few.get(at)).collect::<Vec<_>>(),
             [8, 1, 9, NEVER, 8, 9, 1_000_000, 4]
         );
+        // Strided sets, never-sent times left alone, across widening.
+        let mut strided = SentTimes::from_times(&[1, 2, 3, 4, 5, 6]);
+        strided.set_strided(1, 2, &[9, NEVER, 9]);
+        assert_eq!(
+            (0..6).map(|at| strided.get(at)).collect::<Vec<_>>(),
+            [1, 9, 3, 4, 5, 9]
+        );
+        let mut crowded = s.clone();
+        crowded.set_strided(0, 3, &[2_000_000, 2_000_000, 5]);
+        assert_eq!(crowded.get(0), 2_000_000);
+        assert_eq!(crowded.get(3), 2_000_000);
+        assert_eq!(crowded.get(6), 5);
+        assert_eq!(crowded.get(1), plain[1]);
         let mut wide = few.clone();
         wide.widen();
         assert_eq!(few, wide);

@@ -153,7 +153,12 @@ impl Job {
         let file = head["ledger"].as_str().expect("a ledger file");
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let groups = ["orders".to_string(), "profile".to_string()];
-        let ledger = onfs_state::Ledger::from_parquet(bytes.into(), &groups).unwrap();
+        let mut ledger = onfs_state::Ledger::from_parquet(bytes.into(), &groups).unwrap();
+        // With the change files the head lists, in turn.
+        for change in head["changes"].as_array().into_iter().flatten() {
+            let bytes = std::fs::read(dir.join(change.as_str().unwrap())).unwrap();
+            ledger.apply(onfs_state::Updates::from_parquet(bytes.into(), &groups).unwrap());
+        }
         let mut values: Vec<(u64, Vec<u64>)> =
             ledger.values().map(|(k, h)| (k, h.to_vec())).collect();
         values.sort();
@@ -276,6 +281,37 @@ fn killed_mid_delivery_the_rerun_sends_only_what_was_not_acknowledged() {
         "nothing committed"
     );
     cut_and_resume(&job, a, delivered);
+}
+
+/// A pass that changed few keys seals its sends, not the whole ledger; cut before its first
+/// message, the rerun sends its spool and records the sends as a change file.
+#[test]
+fn a_cut_pass_of_few_changes_resumes_from_its_sends() {
+    let job = Job::new("cut-changes");
+    let (_, first) = job.rerun();
+    assert_eq!(first["messages"], MESSAGES);
+    // 40 of 400 entities change their orders: 10 messages of 4.
+    let day2: Vec<Row> = rows()
+        .into_iter()
+        .map(|(i, o, g)| (i, if i < 40 { o + 1 } else { o }, g))
+        .collect();
+    job.f.day("2026-11-02", &day2);
+    job.cut("run-sealed=sleep(60000)", &[], |_| {
+        job.area().join("PENDING.json").exists()
+    });
+    assert!(job.area().join("sends.parquet").is_file());
+    assert!(!job.area().join("ledger.parquet").exists());
+    let before = job.on_topic().len();
+    let (run, report) = job.rerun();
+    let resumed = &report["resumed"][0];
+    assert_eq!(resumed["messages"], 10, "{}", run.stderr);
+    assert_eq!(resumed["sent"], 10, "{}", run.stderr);
+    assert_eq!(job.on_topic().len(), before + 10);
+    let head: Value =
+        serde_json::from_slice(&std::fs::read(job.job_dir(&job.state).join("HEAD.json")).unwrap())
+            .unwrap();
+    assert_eq!(head["change_keys"], 40, "{head}");
+    job.assert_complete();
 }
 
 #[test]

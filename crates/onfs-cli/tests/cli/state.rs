@@ -526,11 +526,15 @@ fn changed_only_to_kafka_lands_exactly_the_changes() {
         rows.sort();
         rows
     };
-    f.day("2026-11-01", &base());
-    assert_eq!(send(&unique_topic("changed-1")).len(), 10);
-    f.day("2026-11-02", &base());
+    // 40 entities: a run sending a few records them as a change file beside the ledger.
+    let forty: Vec<Row> = (0..40)
+        .map(|i| (i, i * 10, if i % 2 == 0 { "a" } else { "b" }))
+        .collect();
+    f.day("2026-11-01", &forty);
+    assert_eq!(send(&unique_topic("changed-1")).len(), 40);
+    f.day("2026-11-02", &forty);
     assert!(send(&unique_topic("changed-2")).is_empty());
-    let mut day3 = base();
+    let mut day3 = forty.clone();
     day3[7].1 = -7;
     day3[8].2 = "z";
     f.day("2026-11-03", &day3);
@@ -540,6 +544,19 @@ fn changed_only_to_kafka_lands_exactly_the_changes() {
             (7, vec!["orders".to_string()]),
             (8, vec!["profile".to_string()])
         ]
+    );
+    // The two sends were recorded as a change file; the next runs read the ledger with it
+    // applied: the same values again send nothing, a change back sends just that.
+    let head: Value = serde_json::from_slice(&f.head()).unwrap();
+    assert_eq!(head["changes"].as_array().map(Vec::len), Some(1), "{head}");
+    assert_eq!(head["change_keys"], 2);
+    f.day("2026-11-04", &day3);
+    assert!(send(&unique_topic("changed-4")).is_empty());
+    day3[7].1 = 7;
+    f.day("2026-11-05", &day3);
+    assert_eq!(
+        send(&unique_topic("changed-5")),
+        vec![(7, vec!["orders".to_string()])]
     );
 }
 

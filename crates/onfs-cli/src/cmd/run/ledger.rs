@@ -11,8 +11,8 @@ use onfs_kafka::AckJournal;
 use onfs_pipeline::{Changes, GroupCounts, PassReport};
 use onfs_sources::{SourceRead, StorageOptions};
 use onfs_state::{
-    head_fingerprint, Acked, JobState, Ledger, PassSources, PendingPass, Pushed, ResumeArea,
-    RunRecord, StateError, StateLocation,
+    head_fingerprint, Acked, JobState, Ledger, NewLedger, PassSources, PendingPass, Pushed,
+    ResumeArea, RunRecord, StateError, StateLocation, Updates,
 };
 use serde::Serialize;
 
@@ -161,7 +161,12 @@ pub struct JobLedger {
 
 struct Held {
     state: JobState,
+    /// With --changed-only, once the job's passes are done: the ledger to commit, and the
+    /// sends since it was last recorded (if kept).
     ledger: Option<Ledger>,
+    sends: Option<Updates>,
+    /// The ledger a resumed pass left, read to record it: the one this run compares with.
+    loaded: Option<Ledger>,
     passes: Vec<PassSources>,
     record: RunRecord,
     /// Where a pass is spooled and journaled while it is delivered (resumable output only).
@@ -266,6 +271,8 @@ impl<'a> Ledgers<'a> {
         self.held.push(Held {
             state,
             ledger: None,
+            sends: None,
+            loaded: None,
             passes: Vec::new(),
             record: RunRecord {
                 output: output.to_string(),
@@ -285,8 +292,17 @@ impl<'a> Ledgers<'a> {
             return Ok(());
         };
         let p = &r.pending;
-        let ledger = match (&h.area, p.has_ledger) {
-            (Some(area), true) => Some(area.ledger(h.state.groups()).map_err(state_error)?),
+        // The ledger the pass leaves: the head's with the pass's sends, or as sealed whole.
+        let ledger = match &h.area {
+            Some(area) if p.has_sends => {
+                let sends = area.sends(h.state.groups()).map_err(state_error)?;
+                let mut ledger = runtime.block_on(h.state.ledger()).map_err(state_error)?;
+                ledger.apply(sends.clone());
+                Some((ledger, Some(sends)))
+            }
+            Some(area) if p.has_ledger => {
+                Some((area.ledger(h.state.groups()).map_err(state_error)?, None))
+            }
             _ => None,
         };
         h.passes.push(PassSources {
@@ -298,9 +314,14 @@ impl<'a> Ledgers<'a> {
         h.record.messages += p.messages;
         h.record.bytes += p.bytes;
         h.resumed_groups = p.groups.clone();
+        let new = ledger.as_ref().map(|(ledger, sends)| NewLedger {
+            ledger,
+            sends: sends.as_ref(),
+        });
         runtime
-            .block_on(h.state.checkpoint(ledger.as_ref(), &h.passes))
+            .block_on(h.state.checkpoint(new, &h.passes))
             .map_err(state_error)?;
+        h.loaded = ledger.map(|(ledger, _)| ledger);
         if let Some(area) = &h.area {
             area.clear().map_err(state_error)?;
         }
@@ -310,13 +331,16 @@ impl<'a> Ledgers<'a> {
     /// With --changed-only, the ledger to compare with (the last commit's, a resumed pass's
     /// included).
     pub fn changes(&mut self, runtime: &tokio::runtime::Runtime) -> CliResult<Option<Changes>> {
-        let (Some(settings), Some(h)) = (self.settings, self.held.last()) else {
+        let (Some(settings), Some(h)) = (self.settings, self.held.last_mut()) else {
             return Ok(None);
         };
         if !settings.changed_only {
             return Ok(None);
         }
-        let ledger = runtime.block_on(h.state.ledger()).map_err(state_error)?;
+        let ledger = match h.loaded.take() {
+            Some(ledger) => ledger,
+            None => runtime.block_on(h.state.ledger()).map_err(state_error)?,
+        };
         Ok(Some(Changes::new(ledger, settings.refresh_after)))
     }
 
@@ -356,13 +380,16 @@ impl<'a> Ledgers<'a> {
             messages: pass.messages,
             bytes: pass.bytes,
             has_ledger: changes.is_some(),
+            has_sends: changes.is_some_and(Changes::keeps_sends),
             groups: changes
                 .map(|c| group_counts(&c.counts()))
                 .unwrap_or_default(),
         };
-        let ledger = changes.map(|c| c.ledger());
-        area.seal(&pending, ledger.as_deref())
-            .map_err(state_error)?;
+        match changes {
+            Some(c) => c.with_new_ledger(|new| area.seal(&pending, Some(new))),
+            None => area.seal(&pending, None),
+        }
+        .map_err(state_error)?;
         fail::fail_point!("run-sealed");
         let journal = area.journal().map_err(state_error)?;
         Ok(Some(Arc::new(JournalAcks(journal)) as Arc<dyn AckJournal>))
@@ -432,10 +459,17 @@ impl<'a> Ledgers<'a> {
         let Some(h) = self.held.last_mut() else {
             return Ok(());
         };
-        let ledger = changes.map(|c| c.ledger());
-        runtime
-            .block_on(h.state.checkpoint(ledger.as_deref(), &h.passes))
-            .map_err(state_error)
+        match changes {
+            Some(c) => {
+                c.with_new_ledger(|new| runtime.block_on(h.state.checkpoint(Some(new), &h.passes)))
+                    .map_err(state_error)?;
+                c.recorded();
+                Ok(())
+            }
+            None => runtime
+                .block_on(h.state.checkpoint(None, &h.passes))
+                .map_err(state_error),
+        }
     }
 
     pub fn holds(&self) -> bool {
@@ -457,7 +491,9 @@ impl<'a> Ledgers<'a> {
                 into.refreshed += get("refreshed");
             }
             h.record.groups = group_counts(&counts);
-            h.ledger = Some(changes.into_ledger());
+            let (ledger, sends) = changes.into_parts();
+            h.ledger = Some(ledger);
+            h.sends = sends;
         }
         Some(counts)
     }
@@ -477,7 +513,11 @@ impl<'a> Ledgers<'a> {
             let run = h.state.run_id().to_string();
             let job = h.state.head.job.clone();
             fail::fail_point!("run-commit");
-            match runtime.block_on(h.state.commit(h.ledger.as_ref(), h.record, h.passes)) {
+            let new = h.ledger.as_ref().map(|ledger| NewLedger {
+                ledger,
+                sends: h.sends.as_ref(),
+            });
+            match runtime.block_on(h.state.commit(new, h.record, h.passes)) {
                 Ok(head) => {
                     fail::fail_point!("run-committed");
                     if let Some(area) = &h.area {
