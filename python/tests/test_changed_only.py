@@ -184,9 +184,13 @@ def test_a_job_moves_between_the_command_line_and_spark_without_a_full_push(job,
     cli_change = topic()
     job.cli(rows, cli_change)
     assert sent(spark, kafka_bootstrap, cli_change) == {9: {"profile": "q"}}
+    # One key of ten: recorded as a change file, which Spark, reading the ledger's file, needs
+    # written into the ledger first.
+    assert len(json.loads(job.head()).get("changes", [])) == 1
     last = topic()
     report = job.spark_push(rows, last)
     assert report["messages"] == 0 and sent(spark, kafka_bootstrap, last) == {}
+    assert "changes" not in json.loads(job.head())
 
 
 def test_a_failed_push_leaves_the_ledger_and_gives_the_job_back(job, kafka_bootstrap, topic):
