@@ -216,16 +216,14 @@ impl Changes {
             return;
         }
         {
-            let mut unrecorded = self.unrecorded.lock().expect("no thread panics holding it");
-            match &mut *unrecorded {
-                Some(kept) if kept.len() + sends.len() <= self.sends_kept => {
-                    kept.append(sends.clone())
-                }
-                _ => *unrecorded = None,
-            }
+            let mut ledger = self.ledger.write().expect("no thread panics holding it");
+            Arc::make_mut(&mut ledger).apply(&sends);
         }
-        let mut ledger = self.ledger.write().expect("no thread panics holding it");
-        Arc::make_mut(&mut ledger).apply(sends);
+        let mut unrecorded = self.unrecorded.lock().expect("no thread panics holding it");
+        match &mut *unrecorded {
+            Some(kept) if kept.len() + sends.len() <= self.sends_kept => kept.append(sends),
+            _ => *unrecorded = None,
+        }
     }
 
     /// Whether the sends since the ledger was last recorded are kept (few enough to record

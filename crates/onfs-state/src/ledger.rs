@@ -324,10 +324,26 @@ impl Ledger {
 
     /// Records `updates` (in their order: a later update of a key and group wins). Keys the
     /// ledger has are changed in place; new keys are merged in, in key order.
-    pub fn apply(&mut self, updates: Updates) {
-        if updates.is_empty() {
+    pub fn apply(&mut self, updates: impl std::borrow::Borrow<Updates>) {
+        if updates.borrow().is_empty() {
             return;
         }
+        let fresh = self.change_in_place(updates.borrow());
+        drop(updates);
+        if self.is_empty() {
+            // Nothing to merge with (a first run): the new entries are the ledger.
+            self.keys = fresh.keys;
+            self.hashes = fresh.hashes;
+            self.sent = SentTimes::from_times(&fresh.sent);
+            self.index();
+        } else if !fresh.is_empty() {
+            self.merge_sorted(fresh);
+        }
+    }
+
+    /// Changes the entries of the keys it has as `updates` say; returns the entries of the
+    /// others, sorted by key.
+    fn change_in_place(&mut self, updates: &Updates) -> Updates {
         self.encoded = OnceLock::new();
         let w = self.width();
         debug_assert_eq!(updates.width, w);
@@ -370,16 +386,7 @@ impl Ledger {
             }
             i = j;
         }
-        drop((order, updates));
-        if self.is_empty() {
-            // Nothing to merge with (a first run): the new entries are the ledger.
-            self.keys = fresh.keys;
-            self.hashes = fresh.hashes;
-            self.sent = SentTimes::from_times(&fresh.sent);
-            self.index();
-        } else if !fresh.is_empty() {
-            self.merge_sorted(fresh);
-        }
+        fresh
     }
 
     /// Merges entries sorted by key, none of which the ledger has.

@@ -1,7 +1,8 @@
 //! When each group of each ledger entry was last sent, kept small: a run records one time for
-//! everything it sends, so a ledger holds few distinct times. Each distinct time is stored once
-//! and an entry's group keeps its 2-byte number (2 bytes instead of 4 per group and key). Past
-//! 65,536 distinct times, each keeps its time.
+//! everything it sends, so a ledger holds few distinct times (with a refresh interval, about
+//! the runs within it). Each distinct time is stored once and an entry's group keeps its
+//! number: 1 byte while there are at most 256 times, then 2 bytes (instead of 4 per group and
+//! key). Past 65,536 distinct times, each keeps its time.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -13,12 +14,79 @@ pub(crate) const NEVER: u32 = 0;
 pub(crate) enum SentTimes {
     /// `times[index[at]]`; `number` finds a time's number (`last`: the last one asked for).
     Few {
-        index: Vec<u16>,
+        index: Index,
         times: Vec<u32>,
         number: HashMap<u32, u16>,
         last: u16,
     },
     Many(Vec<u32>),
+}
+
+/// Each entry's time number, as narrow as the numbers given so far allow.
+#[derive(Debug, Clone)]
+pub(crate) enum Index {
+    Byte(Vec<u8>),
+    Short(Vec<u16>),
+}
+
+impl Index {
+    fn len(&self) -> usize {
+        match self {
+            Index::Byte(v) => v.len(),
+            Index::Short(v) => v.len(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Index::Byte(v) => v.capacity(),
+            Index::Short(v) => v.capacity() * 2,
+        }
+    }
+
+    #[inline]
+    fn get(&self, at: usize) -> usize {
+        match self {
+            Index::Byte(v) => v[at] as usize,
+            Index::Short(v) => v[at] as usize,
+        }
+    }
+
+    /// Room for number `n`: two bytes an entry once a number takes more than one.
+    fn fit(&mut self, n: u16) {
+        if let Index::Byte(v) = self {
+            if n > u8::MAX as u16 {
+                let mut wide = Vec::with_capacity(v.capacity());
+                wide.extend(v.iter().map(|&i| i as u16));
+                *self = Index::Short(wide);
+            }
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, at: usize, n: u16) {
+        self.fit(n);
+        match self {
+            Index::Byte(v) => v[at] = n as u8,
+            Index::Short(v) => v[at] = n,
+        }
+    }
+
+    fn push(&mut self, n: u16) {
+        self.fit(n);
+        match self {
+            Index::Byte(v) => v.push(n as u8),
+            Index::Short(v) => v.push(n),
+        }
+    }
+
+    /// Appends `n` entries of number 0 (never sent).
+    fn push_zeros(&mut self, n: usize) {
+        match self {
+            Index::Byte(v) => v.resize(v.len() + n, 0),
+            Index::Short(v) => v.resize(v.len() + n, 0),
+        }
+    }
 }
 
 impl Default for SentTimes {
@@ -36,7 +104,7 @@ impl PartialEq for SentTimes {
 impl SentTimes {
     pub fn with_capacity(n: usize) -> SentTimes {
         SentTimes::Few {
-            index: Vec::with_capacity(n),
+            index: Index::Byte(Vec::with_capacity(n)),
             times: vec![NEVER],
             number: HashMap::from([(NEVER, 0)]),
             last: 0,
@@ -62,7 +130,7 @@ impl SentTimes {
     /// Bytes held.
     pub fn memory_bytes(&self) -> usize {
         match self {
-            SentTimes::Few { index, times, .. } => index.capacity() * 2 + times.capacity() * 10,
+            SentTimes::Few { index, times, .. } => index.memory_bytes() + times.capacity() * 10,
             SentTimes::Many(sent) => sent.capacity() * 4,
         }
     }
@@ -70,7 +138,7 @@ impl SentTimes {
     #[inline]
     pub fn get(&self, at: usize) -> u32 {
         match self {
-            SentTimes::Few { index, times, .. } => times[index[at] as usize],
+            SentTimes::Few { index, times, .. } => times[index.get(at)],
             SentTimes::Many(sent) => sent[at],
         }
     }
@@ -110,8 +178,8 @@ impl SentTimes {
     /// Each entry keeps its own time from now on.
     fn widen(&mut self) {
         if let SentTimes::Few { index, times, .. } = self {
-            let mut sent = Vec::with_capacity(index.capacity());
-            sent.extend(index.iter().map(|&i| times[i as usize]));
+            let mut sent = Vec::with_capacity(index.len());
+            sent.extend((0..index.len()).map(|at| times[index.get(at)]));
             *self = SentTimes::Many(sent);
         }
     }
@@ -128,7 +196,7 @@ impl SentTimes {
 
     pub fn set(&mut self, at: usize, t: u32) {
         match (self.numbered(t), self) {
-            (Some(n), SentTimes::Few { index, .. }) => index[at] = n,
+            (Some(n), SentTimes::Few { index, .. }) => index.set(at, n),
             (_, SentTimes::Many(sent)) => sent[at] = t,
             (None, SentTimes::Few { .. }) => unreachable!("widened when not numbered"),
         }
@@ -150,11 +218,11 @@ impl SentTimes {
         for &t in times {
             if t != NEVER {
                 match self {
-                    SentTimes::Few { index, .. } if t == last.0 => index[at] = last.1,
+                    SentTimes::Few { index, .. } if t == last.0 => index.set(at, last.1),
                     _ => {
                         self.set(at, t);
                         if let SentTimes::Few { index, .. } = self {
-                            last = (t, index[at]);
+                            last = (t, index.get(at) as u16);
                         }
                     }
                 }
@@ -167,9 +235,16 @@ impl SentTimes {
     #[inline]
     pub fn copy_to(&self, range: Range<usize>, out: &mut Vec<u32>) {
         match self {
-            SentTimes::Few { index, times, .. } => {
-                out.extend(index[range].iter().map(|&i| times[i as usize]))
-            }
+            SentTimes::Few {
+                index: Index::Byte(index),
+                times,
+                ..
+            } => out.extend(index[range].iter().map(|&i| times[i as usize])),
+            SentTimes::Few {
+                index: Index::Short(index),
+                times,
+                ..
+            } => out.extend(index[range].iter().map(|&i| times[i as usize])),
             SentTimes::Many(sent) => out.extend_from_slice(&sent[range]),
         }
     }
@@ -177,7 +252,7 @@ impl SentTimes {
     /// Appends `n` never-sent entries.
     pub fn push_never(&mut self, n: usize) {
         match self {
-            SentTimes::Few { index, .. } => index.extend(std::iter::repeat_n(0, n)),
+            SentTimes::Few { index, .. } => index.push_zeros(n),
             SentTimes::Many(sent) => sent.extend(std::iter::repeat_n(NEVER, n)),
         }
     }
@@ -206,6 +281,44 @@ mod tests {
             [100, 200, NEVER, 100]
         );
         assert!(matches!(&s, SentTimes::Few { times, .. } if times.len() == 3));
+    }
+
+    #[test]
+    fn numbers_take_a_byte_until_there_are_more_than_256_times() {
+        let mut s = SentTimes::default();
+        let mut plain = Vec::new();
+        // Never plus 255 times: every number fits a byte.
+        for t in 1..=255u32 {
+            s.push(t);
+            plain.push(t);
+        }
+        s.push_never(3);
+        plain.extend([NEVER; 3]);
+        assert!(matches!(
+            &s,
+            SentTimes::Few {
+                index: Index::Byte(_),
+                ..
+            }
+        ));
+        // The 257th time, set in the middle, makes them two bytes; every entry reads the same.
+        s.set(10, 1_000);
+        plain[10] = 1_000;
+        assert!(matches!(
+            &s,
+            SentTimes::Few {
+                index: Index::Short(_),
+                ..
+            }
+        ));
+        s.set_strided(0, 100, &[1_000, 1_000, 7]);
+        plain[0] = 1_000;
+        plain[100] = 1_000;
+        plain[200] = 7;
+        assert!((0..plain.len()).all(|at| s.get(at) == plain[at]));
+        let mut copied = Vec::new();
+        s.copy_to(0..plain.len(), &mut copied);
+        assert_eq!(copied, plain);
     }
 
     /// Times as a plain array would keep them, through pushes, sets and copies from other
