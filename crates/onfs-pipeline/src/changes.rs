@@ -280,11 +280,6 @@ impl Changes {
         Arc::clone(&self.ledger.read().expect("no thread panics holding it"))
     }
 
-    /// The ledger with this run's sends recorded, to commit once everything was delivered.
-    pub fn into_ledger(self) -> Ledger {
-        self.into_parts().0
-    }
-
     /// The ledger with this run's sends recorded, and the sends since it was last recorded
     /// (if kept): to commit once everything was delivered.
     pub fn into_parts(self) -> (Ledger, Option<Updates>) {
@@ -348,11 +343,11 @@ mod tests {
             }
         );
         // A refresh interval of zero sends unchanged groups again, counted as refreshed.
-        let c = Changes::new(c.into_ledger(), Some(Duration::ZERO));
+        let c = Changes::new(c.into_parts().0, Some(Duration::ZERO));
         let masks = classify(&c, &keys[..1], &[vec![10], vec![11]], &valid[..1]);
         assert_eq!(masks, vec![0b11]);
         assert_eq!(c.counts()["a"].refreshed, 1);
-        assert_eq!(c.into_ledger().len(), 2);
+        assert_eq!(c.into_parts().0.len(), 2);
     }
 
     #[test]
@@ -379,7 +374,7 @@ mod tests {
                 all.push(key, [(key * 10, 5)]);
             }
             from.apply(all);
-            from.apply(sends.clone());
+            from.apply(sends);
             assert!(
                 from.values().eq(new.ledger.values()),
                 "the sends make the ledger"

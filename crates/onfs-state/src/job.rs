@@ -632,7 +632,7 @@ mod tests {
             first.push(key, [(key, 5), (key + 1000, 5)]);
         }
         let mut ledger = Ledger::new(groups.clone());
-        ledger.apply(first.clone());
+        ledger.apply(&first);
         let head = commit_sends(&location, &groups, &ledger, &first).await;
         assert!(head.ledger.is_some() && head.changes.is_empty());
         let whole_bytes = head.ledger_bytes;
@@ -643,7 +643,7 @@ mod tests {
             let mut sends = Updates::new(2);
             sends.push(run, [(run + 7, 6), (0, 0)]);
             sends.push(200 + run, [(1, 6), (2, 6)]);
-            ledger.apply(sends.clone());
+            ledger.apply(&sends);
             let head = commit_sends(&location, &groups, &ledger, &sends).await;
             assert_eq!(head.changes.len(), run as usize + 1, "run {run}");
             assert_eq!(head.change_keys, 2 * (run + 1));
@@ -657,7 +657,7 @@ mod tests {
         // A ninth change file is one too many: the ledger is written whole, the others removed.
         let mut sends = Updates::new(2);
         sends.push(1, [(99, 7), (0, 0)]);
-        ledger.apply(sends.clone());
+        ledger.apply(&sends);
         let head = commit_sends(&location, &groups, &ledger, &sends).await;
         assert!(head.changes.is_empty());
         assert_eq!(head.change_keys, 0);
@@ -689,7 +689,7 @@ mod tests {
         for key in 0..40 {
             many.push(key, [(key + 1, 8), (0, 0)]);
         }
-        ledger.apply(many.clone());
+        ledger.apply(&many);
         let head = commit_sends(&location, &groups, &ledger, &many).await;
         assert!(head.changes.is_empty());
         assert_ne!(head.ledger, before.ledger);
@@ -706,12 +706,12 @@ mod tests {
         for key in 0..40 {
             first.push(key, [(key, 5)]);
         }
-        ledger.apply(first.clone());
+        ledger.apply(&first);
         // The first run's sends are every key: written whole.
         commit_sends(&location, &groups, &ledger, &first).await;
         let mut sends = Updates::new(1);
         sends.push(3, [(33, 6)]);
-        ledger.apply(sends.clone());
+        ledger.apply(&sends);
         let head = commit_sends(&location, &groups, &ledger, &sends).await;
         assert_eq!(head.changes.len(), 1);
         let mut state = JobState::open(&location, "job", &groups).await.unwrap();

@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(sets, vec![1, 1, 1]);
         assert_eq!(diff.counts()[0], [2, 0, 0, 0]);
         let mut ledger = Ledger::new(groups);
-        ledger.apply(diff.sends().clone());
+        ledger.apply(diff.sends());
         assert_eq!(ledger.len(), 2);
         // b changed, a did not: only b; with a refresh interval that has passed, a too.
         let second = rows(&[Some("a"), Some("b")], &["1", "9"]);
@@ -304,7 +304,7 @@ mod tests {
         .unwrap();
         assert_eq!(diff.classify(&batch).unwrap(), vec![1]);
         let mut ledger = crate::Ledger::new(vec!["g".into()]);
-        ledger.apply(diff.sends().clone());
+        ledger.apply(diff.sends());
         let entries: Vec<(u64, Vec<u64>)> = ledger.values().map(|(k, h)| (k, h.to_vec())).collect();
         assert_eq!(entries, vec![(key, vec![hash + 1])]);
     }

@@ -176,7 +176,7 @@ impl Updates {
     /// executor hands its sends to the process that commits them.
     pub fn to_parquet(&self, groups: &[String]) -> Result<Bytes, ParquetError> {
         let mut ledger = Ledger::new(groups.to_vec());
-        ledger.apply(self.clone());
+        ledger.apply(self);
         ledger.to_parquet()
     }
 

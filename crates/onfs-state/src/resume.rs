@@ -361,7 +361,7 @@ mod tests {
         sends.push(42, [(7, 100), (0, 0)]);
         sends.push(9, [(0, 0), (8, 100)]);
         let mut ledger = Ledger::new(groups.clone());
-        ledger.apply(sends.clone());
+        ledger.apply(&sends);
         let mut p = pending(1);
         p.has_ledger = true;
         p.has_sends = true;

@@ -297,7 +297,7 @@ impl<'a> Ledgers<'a> {
             Some(area) if p.has_sends => {
                 let sends = area.sends(h.state.groups()).map_err(state_error)?;
                 let mut ledger = runtime.block_on(h.state.ledger()).map_err(state_error)?;
-                ledger.apply(sends.clone());
+                ledger.apply(&sends);
                 Some((ledger, Some(sends)))
             }
             Some(area) if p.has_ledger => {
