@@ -7,8 +7,8 @@
 # pushes the second day to Kafka:
 #   full:          `run` (every row, every group)
 #   changed-only:  `run --state S --changed-only`, S holding the first day's ledger
-# RUNS times each, alternating, each after a 5 s pause (the previous run's writes settle);
-# prints medians of wall time, peak RSS, messages and bytes sent, the ratios, and the ledger's
+# RUNS times each, alternating, each after a sync and a 5 s pause (the previous run's writes
+# settle); prints medians of wall time, peak RSS, messages and bytes sent, the ratios, and the ledger's
 # bytes per key (written whole, and with the change file a changed-only run adds).
 #
 #   scripts/bench-changed.sh [ROWS] [RUNS] [SHAPE]    (default 10000000 rows, 3 runs, narrow)
@@ -61,7 +61,9 @@ def run(name, i, extra):
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);sys.exit(r)")
     cmd = [binary, "run", *common, "--topic", topic, "--partition", "2026-01-02", "--report", report, *extra]
     # Each run starts once the last one's writes settled (the broker and the page cache
-    # flush gigabytes after a full push), so that neither run pays for the other.
+    # flush gigabytes after a full push), so that neither run pays for the other: dirty pages
+    # written out, then a pause for the broker.
+    os.sync()
     time.sleep(settle)
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", code] + cmd, capture_output=True, text=True, env=env)

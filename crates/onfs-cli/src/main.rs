@@ -8,6 +8,7 @@ mod config_fuzz;
 mod deliver;
 mod error;
 mod logging;
+mod memory;
 mod metadata;
 mod metrics;
 mod output;
@@ -22,6 +23,7 @@ use clap::{CommandFactory, FromArgMatches};
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
+    memory::one_arena();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logging::set_quiet(cli.quiet);

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod partition;
 pub mod partition_order;
 pub mod plan;
+pub mod prefetch;
 pub mod proto;
 pub mod sample;
 pub mod store;

@@ -35,7 +35,7 @@ pub struct Changes {
     /// Compared with as it is (no lock held while a batch is classified).
     ledger: RwLock<Arc<Ledger>>,
     /// This pass's sends, merged into `ledger` when the pass ends.
-    pending: Mutex<Updates>,
+    pending: Mutex<Pending>,
     /// The sends merged into `ledger` since it was last recorded, for the state to record as
     /// a change file (`None`: more than `sends_kept`, the ledger is recorded whole).
     unrecorded: Mutex<Option<Updates>>,
@@ -49,6 +49,46 @@ pub struct Changes {
 }
 
 use onfs_core::encode::by_groups::every_group;
+
+/// A pass's sends as they are classified, kept small until the pass ends (a pass may send
+/// most keys): per key that sends, which groups (a bit each) and their value hashes, in
+/// order; all were sent at the run's time.
+#[derive(Default)]
+struct Pending {
+    keys: Vec<u64>,
+    groups: Vec<u64>,
+    hashes: Vec<u64>,
+}
+
+impl Pending {
+    fn push(&mut self, key: u64, groups: u64, hashes: impl IntoIterator<Item = u64>) {
+        self.keys.push(key);
+        self.groups.push(groups);
+        self.hashes.extend(hashes);
+    }
+
+    fn append(&mut self, mut other: Pending) {
+        self.keys.append(&mut other.keys);
+        self.groups.append(&mut other.groups);
+        self.hashes.append(&mut other.hashes);
+    }
+
+    /// The sends as a ledger records them (`width` groups a key, each sent group at `now`).
+    fn into_updates(self, width: usize, now: u32) -> Updates {
+        let mut updates = Updates::with_capacity(width, self.keys.len());
+        let mut hashes = self.hashes.into_iter();
+        for (key, groups) in self.keys.into_iter().zip(self.groups) {
+            updates.push(
+                key,
+                (0..width).map(|g| match groups >> g & 1 {
+                    1 => (hashes.next().expect("a hash per group sent"), now),
+                    _ => (0, 0),
+                }),
+            );
+        }
+        updates
+    }
+}
 
 /// Rows' key hashes looked up in the ledger as a pass finds it: each key's entry
 /// ([`NO_ENTRY`](onfs_state::ledger::NO_ENTRY) for none), below [`Changes::known_keys`] and the same for a key all pass long.
@@ -96,7 +136,7 @@ impl Changes {
         let width = ledger.groups.len();
         Changes {
             counts: ledger.groups.iter().map(|_| Counts::default()).collect(),
-            pending: Mutex::new(Updates::new(width)),
+            pending: Mutex::new(Pending::default()),
             unrecorded: Mutex::new((sends_kept > 0).then(|| Updates::new(width))),
             sends_kept,
             ledger: RwLock::new(Arc::new(ledger)),
@@ -122,12 +162,12 @@ impl Changes {
     }
 
     /// Slots for the duplicate check of a pass expected to read `rows` (`None`: unknown): a
-    /// slot per key the ledger knows (8 bytes each, all soon touched) when the pass meets at
-    /// least a quarter of them, else none (its hash table costs about 24 bytes a key met).
+    /// slot per key the ledger knows (4 bytes each, all soon touched) when the pass meets at
+    /// least a sixth of them, else none (its hash table costs about 24 bytes a key met).
     pub fn dedupe_slots(&self, rows: Option<usize>) -> usize {
         let known = self.known_keys();
         match rows {
-            Some(rows) if rows.saturating_mul(4) >= known => known,
+            Some(rows) if rows.saturating_mul(6) >= known => known,
             _ => 0,
         }
     }
@@ -156,7 +196,7 @@ impl Changes {
             entries,
         } = lookup;
         let mut tally = vec![[0u64; 4]; groups.len()];
-        let mut sends = Updates::new(groups.len());
+        let mut sends = Pending::default();
         // Each row's entry read once (its groups side by side), then compared group by group.
         let w = groups.len();
         let (old_hashes, old_sent) = ledger.gather(entries);
@@ -182,13 +222,10 @@ impl Changes {
                 let m = *mask;
                 sends.push(
                     keys[row],
-                    groups.iter().enumerate().map(|(g, hashes)| {
-                        if m >> g & 1 == 1 {
-                            (hashes[row], self.now)
-                        } else {
-                            (0, 0)
-                        }
-                    }),
+                    m,
+                    (groups.iter().enumerate())
+                        .filter(|(g, _)| m >> g & 1 == 1)
+                        .map(|(_, hashes)| hashes[row]),
                 );
             }
         }
@@ -208,19 +245,19 @@ impl Changes {
     /// Merges the sends classified so far into the ledger: the end of a pass (a key met again
     /// in the next pass is compared with what this one sent).
     pub fn end_pass(&self) {
-        let sends = std::mem::replace(
-            &mut *self.pending.lock().expect("no thread panics holding it"),
-            Updates::new(self.counts.len()),
-        );
-        if sends.is_empty() {
+        let pending =
+            std::mem::take(&mut *self.pending.lock().expect("no thread panics holding it"));
+        if pending.keys.is_empty() {
             return;
         }
+        let sends = pending.into_updates(self.counts.len(), self.now);
         {
             let mut ledger = self.ledger.write().expect("no thread panics holding it");
             Arc::make_mut(&mut ledger).apply(&sends);
         }
         let mut unrecorded = self.unrecorded.lock().expect("no thread panics holding it");
         match &mut *unrecorded {
+            Some(kept) if kept.is_empty() && sends.len() <= self.sends_kept => *kept = sends,
             Some(kept) if kept.len() + sends.len() <= self.sends_kept => kept.append(sends),
             _ => *unrecorded = None,
         }

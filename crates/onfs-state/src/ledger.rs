@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use arrow_array::{Array, ArrayRef, UInt32Array, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -27,6 +27,7 @@ use parquet::schema::types::ColumnPath;
 pub const HASH_SCHEME: &str = "arrow-foldhash-6f6e6673-v2";
 
 use crate::sent_times::{SentTimes, NEVER};
+use onfs_core::prefetch::{prefetch, AHEAD};
 
 /// No entry, in [`Ledger::entries`].
 pub const NO_ENTRY: u32 = u32::MAX;
@@ -128,12 +129,24 @@ impl Verdict {
 
 /// Sends to record: per key, each group's value hash and when it was sent (`0`: not sent by
 /// this update, the ledger keeps what it had).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Updates {
     width: usize,
     keys: Vec<u64>,
     hashes: Vec<u64>,
     sent: Vec<u32>,
+    /// The Parquet file of these sends as they are, for the groups named, once made (a run
+    /// writes it to its resume area before it delivers, then commits the same file).
+    encoded: OnceLock<(Vec<String>, Bytes)>,
+}
+
+impl PartialEq for Updates {
+    fn eq(&self, other: &Updates) -> bool {
+        self.width == other.width
+            && self.keys == other.keys
+            && self.hashes == other.hashes
+            && self.sent == other.sent
+    }
 }
 
 impl Updates {
@@ -141,6 +154,17 @@ impl Updates {
         Updates {
             width: groups,
             ..Default::default()
+        }
+    }
+
+    /// Room for `keys` keys' updates.
+    pub fn with_capacity(groups: usize, keys: usize) -> Updates {
+        Updates {
+            width: groups,
+            keys: Vec::with_capacity(keys),
+            hashes: Vec::with_capacity(keys * groups),
+            sent: Vec::with_capacity(keys * groups),
+            encoded: OnceLock::new(),
         }
     }
 
@@ -155,6 +179,7 @@ impl Updates {
     /// Records `key`'s groups: `(hash, sent)` per group, in the ledger's order (`sent` 0 for a
     /// group this update leaves as it was).
     pub fn push(&mut self, key: u64, groups: impl IntoIterator<Item = (u64, u32)>) {
+        self.encoded.take();
         self.keys.push(key);
         let before = self.hashes.len();
         for (hash, sent) in groups {
@@ -167,17 +192,28 @@ impl Updates {
     /// Appends `other`'s updates after these.
     pub fn append(&mut self, mut other: Updates) {
         debug_assert_eq!(self.width, other.width);
+        self.encoded.take();
         self.keys.append(&mut other.keys);
         self.hashes.append(&mut other.hashes);
         self.sent.append(&mut other.sent);
     }
 
     /// As a file of the ledger's layout (`key`, `hash:<group>`, `sent:<group>`): how an
-    /// executor hands its sends to the process that commits them.
+    /// executor hands its sends to the process that commits them. Made once for the sends as
+    /// they are.
     pub fn to_parquet(&self, groups: &[String]) -> Result<Bytes, ParquetError> {
+        if let Some((made_for, bytes)) = self.encoded.get() {
+            if made_for == groups {
+                return Ok(bytes.clone());
+            }
+        }
         let mut ledger = Ledger::new(groups.to_vec());
         ledger.apply(self);
-        ledger.to_parquet()
+        let bytes = ledger.to_parquet()?;
+        if self.encoded.get().is_none() {
+            let _ = self.encoded.set((groups.to_vec(), bytes.clone()));
+        }
+        Ok(bytes)
     }
 
     /// Sends written by [`Updates::to_parquet`].
@@ -271,22 +307,41 @@ impl Ledger {
     /// The entry of each of `keys` ([`NO_ENTRY`] for none). Done in steps over the whole
     /// slice (the directory slots, then the keys), so that the memory reads of many keys are
     /// in flight at once rather than one key's after another's.
+    /// Each step asks for the memory of the key [`AHEAD`] rows on.
     pub fn entries(&self, keys: &[u64]) -> Vec<u32> {
-        let slots: Vec<(u32, u32)> = keys.iter().map(|&k| self.slot(k)).collect();
-        keys.iter()
-            .zip(slots)
-            .map(|(&key, (lo, hi))| self.find(key, lo, hi).map_or(NO_ENTRY, |e| e as u32))
+        let slots: Vec<(u32, u32)> = (keys.iter().enumerate())
+            .map(|(row, &k)| {
+                if let Some(&next) = keys.get(row + AHEAD) {
+                    prefetch(&self.dir, (next >> self.shift) as usize);
+                }
+                self.slot(k)
+            })
+            .collect();
+        (keys.iter().zip(&slots).enumerate())
+            .map(|(row, (&key, &(lo, hi)))| {
+                if let Some(&(next, _)) = slots.get(row + AHEAD) {
+                    prefetch(&self.keys, next as usize);
+                }
+                self.find(key, lo, hi).map_or(NO_ENTRY, |e| e as u32)
+            })
             .collect()
     }
 
     /// Each of `entries`' group value hashes and send times, a row after another (`groups`
     /// values a row; `NO_ENTRY`: 0 and never). One copy of each entry's neighbouring values
-    /// per row, the rows' reads in flight together, rather than one read per group and row.
+    /// per row, the memory of the entry [`AHEAD`] rows on asked for meanwhile, rather than one
+    /// read per group and row, each waited for.
     pub fn gather(&self, entries: &[u32]) -> (Vec<u64>, Vec<u32>) {
         let w = self.width();
         let mut hashes = Vec::with_capacity(entries.len() * w);
         let mut sent = Vec::with_capacity(entries.len() * w);
-        for &e in entries {
+        for (row, &e) in entries.iter().enumerate() {
+            if let Some(&next) = entries.get(row + AHEAD).filter(|&&n| n != NO_ENTRY) {
+                let at = next as usize * w;
+                prefetch(&self.hashes, at);
+                prefetch(&self.hashes, at + w - 1);
+                self.sent.prefetch(at);
+            }
             if e == NO_ENTRY {
                 hashes.extend(std::iter::repeat_n(0, w));
                 sent.extend(std::iter::repeat_n(NEVER, w));
@@ -546,26 +601,54 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// The file's entries, in file order (not indexed).
+    /// The file's entries, in file order (not indexed). Its row groups are decoded on as many
+    /// threads as there are cores (row group `r` on thread `r % threads`) while the entries
+    /// are laid out here, a row group after another.
     fn read_entries(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
-        let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let reader = builder
-            .with_batch_size(READ_ROWS)
-            .build()
-            .map_err(|e| e.to_string())?;
-        // The file is decoded on a thread of its own while the entries are laid out here.
+        let meta =
+            ArrowReaderMetadata::load(&bytes, Default::default()).map_err(|e| e.to_string())?;
+        let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let row_groups = meta.metadata().num_row_groups();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, row_groups.max(1));
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(4);
-            scope.spawn(move || {
-                for batch in reader {
-                    let stop = batch.is_err();
-                    if tx.send(batch).is_err() || stop {
-                        return;
+            let mut channels = Vec::with_capacity(threads);
+            for first in 0..threads {
+                // A row group's batches, then `None` at its end.
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<_>, ArrowError>>(4);
+                channels.push(rx);
+                let (bytes, meta) = (bytes.clone(), meta.clone());
+                scope.spawn(move || {
+                    for group in (first..row_groups).step_by(threads) {
+                        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                            bytes.clone(),
+                            meta.clone(),
+                        )
+                        .with_row_groups(vec![group])
+                        .with_batch_size(READ_ROWS)
+                        .build();
+                        let batches = match reader {
+                            Ok(reader) => reader,
+                            Err(e) => {
+                                let _ = tx.send(Err(e.into()));
+                                return;
+                            }
+                        };
+                        for batch in batches.map(|b| b.map(Some)).chain([Ok(None)]) {
+                            let stop = batch.is_err();
+                            if tx.send(batch).is_err() || stop {
+                                return;
+                            }
+                        }
                     }
-                }
+                });
+            }
+            let in_order = (0..row_groups).flat_map(|group| {
+                let rx = &channels[group % threads];
+                std::iter::from_fn(move || rx.recv().ok()?.transpose())
             });
-            Ledger::lay_out(rx, rows, groups)
+            Ledger::lay_out(in_order, rows, groups)
         })
     }
 
@@ -711,7 +794,20 @@ mod tests {
         let mut sends = Updates::new(2);
         sends.push(1, [(0, 0), (99, 7)]);
         sends.push(2, [(20, 7), (0, 0)]);
-        let back = Updates::from_parquet(sends.to_parquet(&groups).unwrap(), &groups).unwrap();
+        let file = sends.to_parquet(&groups).unwrap();
+        // Made once for the sends as they are; again once they change or for other groups.
+        assert_eq!(sends.to_parquet(&groups).unwrap().as_ptr(), file.as_ptr());
+        let other = vec!["b".to_string(), "a".to_string()];
+        assert_ne!(sends.to_parquet(&other).unwrap(), file);
+        let mut more = sends.clone();
+        more.push(3, [(30, 7), (0, 0)]);
+        assert_eq!(
+            Updates::from_parquet(more.to_parquet(&groups).unwrap(), &groups)
+                .unwrap()
+                .len(),
+            3
+        );
+        let back = Updates::from_parquet(file, &groups).unwrap();
         let mut expected = ledger.clone();
         expected.apply(sends);
         ledger.apply(back);
@@ -790,6 +886,13 @@ mod tests {
         }
         l.apply(u);
         let bytes = l.to_parquet().unwrap();
+        let row_groups = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+            .unwrap()
+            .metadata()
+            .num_row_groups();
+        assert!(row_groups > 2, "row groups decoded on several threads");
+        let read = Ledger::read_entries(bytes.clone(), &groups()).unwrap();
+        assert!(read.keys.is_sorted(), "row groups laid out in file order");
         assert_eq!(Ledger::from_parquet(bytes.clone(), &groups()).unwrap(), l);
         // Made once for the entries as they are, made again once they change.
         assert_eq!(l.to_parquet().unwrap().as_ptr(), bytes.as_ptr());

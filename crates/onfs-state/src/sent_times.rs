@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use onfs_core::prefetch::prefetch;
+
 /// Never sent (the time of number 0).
 pub(crate) const NEVER: u32 = 0;
 
@@ -65,7 +67,9 @@ impl Index {
 
     #[inline]
     fn set(&mut self, at: usize, n: u16) {
-        self.fit(n);
+        if n > u8::MAX as u16 {
+            self.fit(n);
+        }
         match self {
             Index::Byte(v) => v[at] = n as u8,
             Index::Short(v) => v[at] = n,
@@ -228,6 +232,22 @@ impl SentTimes {
                 }
             }
             at += stride;
+        }
+    }
+
+    /// Starts loading the memory of the time at `at` (see [`onfs_core::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch(&self, at: usize) {
+        match self {
+            SentTimes::Few {
+                index: Index::Byte(index),
+                ..
+            } => prefetch(index, at),
+            SentTimes::Few {
+                index: Index::Short(index),
+                ..
+            } => prefetch(index, at),
+            SentTimes::Many(sent) => prefetch(sent, at),
         }
     }
 

@@ -4,7 +4,7 @@
 //! as the original does), or one row kept.
 //!
 //! Keys the caller can number already (a changed-only run's keys known to the push ledger, by
-//! their entry) are tracked in a dense array instead, 8 bytes and a bit per known key, with no
+//! their entry) are tracked in a dense array instead, 4 bytes and a bit per known key, with no
 //! hash table to grow.
 
 use std::collections::hash_map::Entry;
@@ -13,6 +13,7 @@ use arrow_array::{Array, BooleanArray, RecordBatch};
 
 use crate::encode::key_text;
 use crate::hashed::HashedMap;
+use crate::prefetch::{prefetch, AHEAD};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnDuplicateKey {
@@ -37,8 +38,9 @@ pub struct DuplicateKeys {
     key_columns: Vec<String>,
     /// Key hash to the hash of its first row (keys with no slot).
     first: HashedMap<u64>,
-    /// By slot: the hash of the key's first row, if `known_seen` has its bit.
-    known_rows: Vec<u64>,
+    /// By slot: the top half of the hash of the key's first row (a fingerprint), if
+    /// `known_seen` has its bit.
+    known_rows: Vec<u32>,
     known_seen: Vec<u64>,
     /// Further distinct rows of keys seen more than once.
     more: HashedMap<Vec<u64>>,
@@ -84,18 +86,21 @@ impl DuplicateKeys {
         Ok(Self::apply(batch.clone(), keep))
     }
 
-    /// The hash of the first row of the key (`slot`, else `kh`), recording `rh` as that if the
-    /// key is new.
-    fn first_row(&mut self, kh: u64, slot: Option<usize>, rh: u64) -> Option<u64> {
+    /// Whether a row of the key (`slot`, else `kh`) was met before and whether it is the same
+    /// as the first one met (by row hash `rh`); records `rh` as the first row if the key is new.
+    /// A slot keeps half the row hash: two different rows of one key are taken for one with
+    /// odds of 1 in 2^32 (a key without a slot: 2^64), for half the memory.
+    fn first_row(&mut self, kh: u64, slot: Option<usize>, rh: u64) -> Option<bool> {
         match slot {
             Some(s) => {
                 let (word, bit) = (s / 64, 1u64 << (s % 64));
+                let fingerprint = (rh >> 32) as u32;
                 if self.known_seen[word] & bit == 0 {
                     self.known_seen[word] |= bit;
-                    self.known_rows[s] = rh;
+                    self.known_rows[s] = fingerprint;
                     None
                 } else {
-                    Some(self.known_rows[s])
+                    Some(self.known_rows[s] == fingerprint)
                 }
             }
             None => match self.first.entry(kh) {
@@ -103,7 +108,7 @@ impl DuplicateKeys {
                     v.insert(rh);
                     None
                 }
-                Entry::Occupied(o) => Some(*o.get()),
+                Entry::Occupied(o) => Some(*o.get() == rh),
             },
         }
     }
@@ -137,14 +142,18 @@ impl DuplicateKeys {
                 continue; // dropped and counted by the encoder
             }
             let (kh, rh) = (key_hashes[row], row_hashes[row]);
+            if let Some(&next) = slots.and_then(|s| s.get(row + AHEAD)) {
+                prefetch(&self.known_rows, next as usize);
+                prefetch(&self.known_seen, next as usize / 64);
+            }
             let slot = slots
                 .map(|s| s[row] as usize)
                 .filter(|&s| s < self.known_rows.len());
-            let Some(first) = self.first_row(kh, slot, rh) else {
+            let Some(same_as_first) = self.first_row(kh, slot, rh) else {
                 continue;
             };
             let others = self.more.entry(kh).or_default();
-            if first == rh || others.contains(&rh) {
+            if same_as_first || others.contains(&rh) {
                 self.exact_duplicates += 1;
                 keep[row] = false;
                 dropped = true;
@@ -244,7 +253,13 @@ mod tests {
             None,
         ]);
         let keys = [1, 2, 1, 1, 3, 3, 0];
-        let rows = [10, 20, 11, 10, 30, 30, 0];
+        // Row hashes spread over 64 bits, as real ones are (a slot keeps their top half).
+        let spread = |rows: &[u64]| -> Vec<u64> {
+            rows.iter()
+                .map(|r| r.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect()
+        };
+        let rows = spread(&[10, 20, 11, 10, 30, 30, 0]);
         // a and b have slots (a's is the last one); c has none.
         let slots = [129, 0, 129, 129, u32::MAX, u32::MAX, 0];
         for mode in [OnDuplicateKey::Warn, OnDuplicateKey::KeepAny] {
@@ -262,10 +277,11 @@ mod tests {
             assert_eq!((dense.duplicates, dense.exact_duplicates), (1, 2));
             // Across batches: a's first row is remembered by its slot, b's too.
             let again = batch(&[Some("a"), Some("b")]);
+            let again_rows = spread(&[10, 21]);
             let keep = dense
-                .check(&again, &[1, 2], &[10, 21], Some(&[129, 0]))
+                .check(&again, &[1, 2], &again_rows, Some(&[129, 0]))
                 .unwrap();
-            let expected = plain.check(&again, &[1, 2], &[10, 21], None).unwrap();
+            let expected = plain.check(&again, &[1, 2], &again_rows, None).unwrap();
             assert_eq!(keep, expected);
             assert_eq!(dense.exact_duplicates, 3);
             assert!(dense.first.len() == 1, "only c is in the map");
