@@ -86,6 +86,7 @@ impl Pending {
                 }),
             );
         }
+        debug_assert!(hashes.next().is_none(), "no group past the ledger's");
         updates
     }
 }
@@ -189,6 +190,7 @@ impl Changes {
     /// compared with the ledger as the pass found it: a key is met once in a pass (duplicates
     /// are settled before).
     pub fn classify(&self, lookup: &Lookup, groups: &[Vec<u64>], valid: &[bool]) -> Vec<u64> {
+        debug_assert_eq!(groups.len(), self.counts.len(), "the ledger's groups");
         let all = every_group(groups.len());
         let Lookup {
             ledger,

@@ -339,7 +339,7 @@ impl Ledger {
             if let Some(&next) = entries.get(row + AHEAD).filter(|&&n| n != NO_ENTRY) {
                 let at = next as usize * w;
                 prefetch(&self.hashes, at);
-                prefetch(&self.hashes, at + w - 1);
+                prefetch(&self.hashes, at + w.saturating_sub(1));
                 self.sent.prefetch(at);
             }
             if e == NO_ENTRY {
@@ -602,8 +602,8 @@ impl Ledger {
     }
 
     /// The file's entries, in file order (not indexed). Its row groups are decoded on as many
-    /// threads as there are cores (row group `r` on thread `r % threads`) while the entries
-    /// are laid out here, a row group after another.
+    /// threads as there are cores (row group `r` on thread `r % threads`), each thread up to a
+    /// row group ahead, while the entries are laid out here, a row group after another.
     fn read_entries(bytes: Bytes, groups: &[String]) -> Result<Ledger, String> {
         let meta =
             ArrowReaderMetadata::load(&bytes, Default::default()).map_err(|e| e.to_string())?;
@@ -612,11 +612,20 @@ impl Ledger {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, row_groups.max(1));
+        // Room for a whole row group's batches and its end: a thread decodes its next row
+        // group while the ones before it are laid out.
+        let ahead = (0..row_groups)
+            .map(|g| usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+            .div_ceil(READ_ROWS)
+            + 1;
         std::thread::scope(|scope| {
             let mut channels = Vec::with_capacity(threads);
             for first in 0..threads {
                 // A row group's batches, then `None` at its end.
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<_>, ArrowError>>(4);
+                let (tx, rx) =
+                    std::sync::mpsc::sync_channel::<Result<Option<_>, ArrowError>>(ahead);
                 channels.push(rx);
                 let (bytes, meta) = (bytes.clone(), meta.clone());
                 scope.spawn(move || {
@@ -646,7 +655,13 @@ impl Ledger {
             }
             let in_order = (0..row_groups).flat_map(|group| {
                 let rx = &channels[group % threads];
-                std::iter::from_fn(move || rx.recv().ok()?.transpose())
+                std::iter::from_fn(move || match rx.recv() {
+                    Ok(batch) => batch.transpose(),
+                    // Only a thread that panicked leaves without its row group's end.
+                    Err(_) => Some(Err(ArrowError::ExternalError(
+                        "a thread decoding the ledger stopped before its row group's end".into(),
+                    ))),
+                })
             });
             Ledger::lay_out(in_order, rows, groups)
         })
