@@ -210,9 +210,8 @@ impl Updates {
         let mut ledger = Ledger::new(groups.to_vec());
         ledger.apply(self);
         let bytes = ledger.to_parquet()?;
-        if self.encoded.get().is_none() {
-            let _ = self.encoded.set((groups.to_vec(), bytes.clone()));
-        }
+        // Kept for the first groups asked for (the ledger's, in every use).
+        let _ = self.encoded.set((groups.to_vec(), bytes.clone()));
         Ok(bytes)
     }
 

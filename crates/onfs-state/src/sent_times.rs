@@ -54,22 +54,23 @@ impl Index {
         }
     }
 
-    /// Room for number `n`: two bytes an entry once a number takes more than one.
+    /// Room for number `n`: two bytes an entry once a number takes more than one. (Inlined:
+    /// the widening itself happens at most once.)
+    #[inline]
     fn fit(&mut self, n: u16) {
+        if n <= u8::MAX as u16 {
+            return;
+        }
         if let Index::Byte(v) = self {
-            if n > u8::MAX as u16 {
-                let mut wide = Vec::with_capacity(v.capacity());
-                wide.extend(v.iter().map(|&i| i as u16));
-                *self = Index::Short(wide);
-            }
+            let mut wide = Vec::with_capacity(v.capacity());
+            wide.extend(v.iter().map(|&i| i as u16));
+            *self = Index::Short(wide);
         }
     }
 
     #[inline]
     fn set(&mut self, at: usize, n: u16) {
-        if n > u8::MAX as u16 {
-            self.fit(n);
-        }
+        self.fit(n);
         match self {
             Index::Byte(v) => v[at] = n as u8,
             Index::Short(v) => v[at] = n,
