@@ -29,6 +29,7 @@ from ._onfs import (
     count_rows,
     ledger_hashes,
     ledger_join_columns,
+    ledger_side,
     message_schema,
     refresh_seconds,
 )

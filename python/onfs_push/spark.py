@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 import pyarrow as pa
 
 from . import (MESSAGE_SCHEMA, Encoder, KafkaSink, Plan, Pusher, PushState, Spooler, check_vector_tallies,
-               ledger_hashes, ledger_join_columns, refresh_seconds)
+               ledger_hashes, ledger_join_columns, ledger_side, refresh_seconds)
 from .errors import DeliveryError, EncodeError, OnfsError, UsageError, error_class
 from .errors import KafkaError, MetadataError, PlanError, StoreError  # noqa: F401  (importable from here, as before)
 from .sources import read_features  # noqa: F401  (re-exported: the original's example flow)
@@ -857,7 +857,7 @@ def push(df, plan: Plan, kafka_bootstrap_servers: str, kafka_topic: str, additio
         changed = {"now": int(time.time()), "refresh_after": refresh, "location": ledger.location,
                    "storage_options": dict(storage_options or {}), "job_dir": ledger.job_dir,
                    "run": ledger.run_id}
-        joined = _join_with_ledger(df, plan, ledger.ledger_url)
+        joined = _join_with_ledger(df, plan, ledger.ledger_file, ledger.location, dict(storage_options or {}))
         total = _check_and_push(joined, plan, bootstrap, topic, options, intra_batch_size, allow_out_of_range,
                                 max_message_bytes, connect_timeout, kafka_num_batches, store, check_first, spool,
                                 streaming_check=False, changed=changed)
@@ -923,14 +923,6 @@ def _quoted(column: str) -> str:
     return "`" + column.replace("`", "``") + "`"
 
 
-def _signed(column: str) -> str:
-    """A ledger column of unsigned 64-bit hashes (Spark reads them as decimal(20,0)) as the
-    signed 64-bit integer holding the same bits, as the executors' hash columns are."""
-    c = _quoted(column)
-    return (f"CAST(CASE WHEN {c} >= 9223372036854775808BD THEN {c} - 18446744073709551616BD ELSE {c} END "
-            f"AS BIGINT)")
-
-
 def _hash_partitions(plan: Plan):
     def hashes(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -939,12 +931,23 @@ def _hash_partitions(plan: Plan):
     return hashes
 
 
-def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
+def _ledger_row_groups(location: str, path: str, plan: Plan, storage_options: Mapping[str, str]):
+    def read(ids: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in ids:
+            for row_group in batch.column(0).to_pylist():
+                yield from ledger_side(location, path, row_group, plan, storage_options)
+
+    return read
+
+
+def _join_with_ledger(df, plan: Plan, ledger_file: Optional[Tuple[str, int]], location: str,
+                      storage_options: Mapping[str, str]):
     """`df` with its key and group hashes, joined on the key hash with the ledger file the last
-    changed-only run left (Spark reads it: a URL of a file system the session can read), each
-    row beside its ledger entry (nulls for a key the ledger lacks). Partitioned by the key hash
-    into as many partitions as `df` had (`spark.sql.shuffle.partitions` on Spark Connect), so
-    that every pass over it sees the same rows in each partition."""
+    changed-only run left, each row beside its ledger entry (nulls for a key the ledger lacks).
+    The executors read the ledger's file themselves, a row group per task, through the state
+    location and `storage_options` (Spark's own file systems need no access to it). Partitioned
+    by the key hash into as many partitions as `df` had (`spark.sql.shuffle.partitions` on Spark
+    Connect), so that every pass over it sees the same rows in each partition."""
     import pyspark.sql.functions as F
     from pyspark.sql.pandas.types import to_arrow_schema
     from pyspark.sql.types import LongType, StructField, StructType
@@ -960,15 +963,15 @@ def _join_with_ledger(df, plan: Plan, ledger_url: Optional[str]):
     except Exception:  # Spark Connect has no RDDs
         partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     hashed = hashed.repartition(max(1, partitions), key)
-    if ledger_url is None:
+    if ledger_file is None:
         joined = hashed.select("*", *[F.lit(None).cast("long").alias(c) for _, _, lh, ls in columns
                                       for c in (lh, ls)])
     else:
-        ledger = df.sparkSession.read.parquet(ledger_url).select(
-            F.expr(_signed("key")).alias(key),
-            *[e for label, _, lh, ls in columns
-              for e in (F.expr(_signed(f"hash:{label}")).alias(lh),
-                        F.col(_quoted(f"sent:{label}")).cast("long").alias(ls))])
+        path, row_groups = ledger_file
+        side = StructType([StructField(key, LongType(), False)]
+                          + [StructField(c, LongType(), True) for _, _, lh, ls in columns for c in (lh, ls)])
+        ledger = df.sparkSession.range(0, row_groups, 1, max(1, row_groups)).mapInArrow(
+            _ledger_row_groups(location, path, plan, storage_options), side)
         joined = hashed.join(ledger, on=key, how="left")
     # A shuffle's output order differs from one pass to the next; the passes of a push (check,
     # then each of kafka_num_batches rounds, which take every n-th message) must see each

@@ -118,6 +118,18 @@ def topic(kafka_bootstrap):
     return make
 
 
+# --- Object store emulators ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def object_stores() -> dict:
+    """moto (S3) and Azurite, as `scripts/test.sh` started them (or started here, and left for
+    the next run): the KEY=VALUE lines of their env file (`ONFS_S3_ENDPOINT` ...)."""
+    out = subprocess.run(["bash", str(SCRIPTS / "test-services.sh"), "start", "moto", "azurite"], check=True,
+                         capture_output=True, text=True)
+    env_file = Path(out.stdout.strip().splitlines()[-1])
+    return dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+
+
 # --- Spark ------------------------------------------------------------------------------------
 
 def _spark_jars() -> str:

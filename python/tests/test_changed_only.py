@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Dict, Optional
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,12 +53,14 @@ class Job:
     """A job of the two groups: its metadata file (the command line's job name), the table's
     partitions, the ledger's folder."""
 
-    def __init__(self, tmp: Path, spark, bootstrap: str, binary: str):
+    def __init__(self, tmp: Path, spark, bootstrap: str, binary: str, state: Optional[str] = None,
+                 storage: Optional[Dict[str, str]] = None):
         self.tmp, self.spark, self.bootstrap, self.binary = tmp, spark, bootstrap, binary
         self.meta = tmp / "metadata.json"
         self.meta.write_text(META)
         self.plan = Plan.from_metadata_json(META)
-        self.state = str(tmp / "state")
+        self.state = state or str(tmp / "state")
+        self.storage = storage or {}
         self.days = 0
 
     @property
@@ -66,6 +69,13 @@ class Job:
 
     def cli(self, rows, topic: str) -> dict:
         """The command line's changed-only run over a new newest partition holding `rows`."""
+        run, report = self.cli_run(rows, topic)
+        assert run.returncode == 0, run.stderr
+        return report
+
+    def cli_run(self, rows, topic: str):
+        """`cli`, whatever its outcome: the finished process and the job's report (None
+        without one)."""
         self.days += 1
         day = self.tmp / "users" / f"process_date=2026-11-{self.days:02d}"
         day.mkdir(parents=True)
@@ -73,11 +83,12 @@ class Job:
         pq.write_table(pa.table({"user_id": pa.array(ids, pa.int64()), "n": pa.array(n, pa.int64()),
                                  "segment": pa.array(seg, pa.string())}), day / "part-0.parquet")
         report = self.tmp / f"report-{self.days}.json"
-        subprocess.run([self.binary, "run", "--metadata-file", self.name, "--table", f"db.users={self.tmp / 'users'}",
-                        "--state", self.state, "--changed-only", "--batch-size", "4", "--kafka-brokers",
-                        self.bootstrap, "--topic", topic, "--report", str(report)], check=True,
-                       capture_output=True, text=True)
-        return json.loads(report.read_text())["jobs"][0]
+        options = [a for k, v in self.storage.items() for a in ("--storage-option", f"{k}={v}")]
+        run = subprocess.run([self.binary, "run", "--metadata-file", self.name, "--table",
+                              f"db.users={self.tmp / 'users'}", "--state", self.state, *options, "--changed-only",
+                              "--batch-size", "4", "--kafka-brokers", self.bootstrap, "--topic", topic, "--report",
+                              str(report)], capture_output=True, text=True)
+        return run, json.loads(report.read_text())["jobs"][0] if run.returncode == 0 else None
 
     def df(self, rows, partitions: int = 2):
         columns = self.plan.input_columns()
@@ -102,7 +113,7 @@ class Job:
     def spark_push(self, rows, topic: str, partitions: int = 2, unordered: bool = False, **kw) -> dict:
         df = self.unordered_df(rows, partitions) if unordered else self.df(rows, partitions)
         return push(df, self.plan, self.bootstrap, topic, intra_batch_size=4, state=self.state,
-                    job=self.name, changed_only=True, **kw)
+                    job=self.name, changed_only=True, storage_options=self.storage or None, **kw)
 
     def head(self) -> bytes:
         (job_dir,) = [p for p in Path(self.state).iterdir() if p.is_dir()]
@@ -162,7 +173,9 @@ def test_only_the_groups_that_changed_are_sent_and_the_ledger_follows(job, kafka
     assert len(sent(spark, kafka_bootstrap, refreshed)) == 10
 
 
-def test_a_job_moves_between_the_command_line_and_spark_without_a_full_push(job, kafka_bootstrap, topic):
+def moves_between_the_command_line_and_spark(job, kafka_bootstrap, topic):
+    """Runs of the command line and of Spark on one ledger, in turn: each sends only what the
+    other had not. Returns the rows last pushed."""
     spark = job.spark
     # The command line pushes everything; Spark, on the same rows, sends nothing.
     first = job.cli(base_rows(), topic())
@@ -184,6 +197,12 @@ def test_a_job_moves_between_the_command_line_and_spark_without_a_full_push(job,
     cli_change = topic()
     job.cli(rows, cli_change)
     assert sent(spark, kafka_bootstrap, cli_change) == {9: {"profile": "q"}}
+    return rows
+
+
+def test_a_job_moves_between_the_command_line_and_spark_without_a_full_push(job, kafka_bootstrap, topic):
+    spark = job.spark
+    rows = moves_between_the_command_line_and_spark(job, kafka_bootstrap, topic)
     # One key of ten: recorded as a change file, which Spark, reading the ledger's file, needs
     # written into the ledger first.
     assert len(json.loads(job.head()).get("changes", [])) == 1
@@ -288,3 +307,45 @@ def test_a_local_state_folder_is_refused_on_a_cluster():
     for fine in ("s3a://bucket/state", "file:///shared/state"):
         _check_state_reachable(Session("yarn"), fine)
     _check_state_reachable(Session("local[2]"), "/tmp/x/state")
+
+
+@pytest.mark.parametrize("store", ["s3", "az"])
+def test_the_ledger_on_an_object_store_is_shared_by_the_command_line_and_spark(
+        session, kafka_bootstrap, tmp_path, onfs_push_bin, object_stores, topic, store):
+    """The ledger on moto (S3) and Azurite, given to both by URL and storage options only: the
+    executors read the ledger's file and write their sends through them (the session's own file
+    systems know neither store), the driver compacts and commits through them, and the job's lock
+    there stops a second run of either."""
+    env = object_stores
+    secret = "moto-secret-0000" if store == "s3" else env["ONFS_AZURE_KEY"]
+    if store == "s3":
+        storage = {"aws_endpoint": env["ONFS_S3_ENDPOINT"], "aws_allow_http": "true", "aws_region": "us-east-1",
+                   "aws_access_key_id": "test-key", "aws_secret_access_key": secret}
+    else:
+        storage = {"azure_storage_endpoint": f"{env['ONFS_AZURE_ENDPOINT']}/{env['ONFS_AZURE_ACCOUNT']}",
+                   "azure_allow_http": "true", "azure_storage_account_name": env["ONFS_AZURE_ACCOUNT"],
+                   "azure_storage_account_key": secret}
+    state = f"{store}://{env['ONFS_TEST_BUCKET']}/py-ledger-{tmp_path.name}-{os.getpid()}"
+    job = Job(tmp_path, session, kafka_bootstrap, onfs_push_bin, state=state, storage=storage)
+    spark = job.spark
+    rows = moves_between_the_command_line_and_spark(job, kafka_bootstrap, topic)
+    # The command line's last change is a change file beside the ledger, compacted by Spark's
+    # driver on the store before the executors read the ledger: Spark sends only its own change.
+    rows = [(i, n + 1 if i in (0, 1) else n, s) for i, n, s in rows]
+    last = topic()
+    report = job.spark_push(rows, last)
+    assert report["changed_only"]["orders"] == counts(changed=2, unchanged=8)
+    assert sent(spark, kafka_bootstrap, last) == {0: {"orders": "1"}, 1: {"orders": "11"}}
+    # Another run holds the job: both fail at once naming it, and no secret is shown.
+    holder = PushState.open(state, job.name, job.plan, storage)
+    try:
+        run, _ = job.cli_run(rows, topic())
+        assert run.returncode == 1 and "being pushed by another run" in run.stderr, run.stderr
+        assert holder.run_id in run.stderr, run.stderr
+        with pytest.raises(StateError, match="being pushed by another run") as e:
+            job.spark_push(rows, topic())
+        for text in (run.stdout, run.stderr, str(e.value)):
+            assert secret not in text
+    finally:
+        holder.release()
+    assert job.spark_push(rows, topic())["messages"] == 0

@@ -88,19 +88,26 @@ impl PyPushState {
         })
     }
 
-    /// The ledger file to join with (a URL under the location as given), or None: nothing
-    /// pushed changed-only yet, or a ledger of another hash scheme (everything is sent once).
-    /// The ledger is written whole first if runs of the command line left change files.
+    /// The ledger file to join with, as `(path under the location, row groups)` for
+    /// `ledger_side`, or None: nothing pushed changed-only yet, or a ledger of another hash
+    /// scheme (everything is sent once). The ledger is written whole first if runs of the
+    /// command line left change files.
     #[getter]
-    fn ledger_url(&mut self, py: Python<'_>) -> PyResult<Option<String>> {
+    fn ledger_file(&mut self, py: Python<'_>) -> PyResult<Option<(String, usize)>> {
         let runtime = &self.runtime;
         let state = self
             .state
             .as_mut()
             .ok_or_else(|| errors::usage("this PushState was committed or released"))?;
-        py.detach(|| runtime.block_on(state.compact()))
+        let file = py
+            .detach(|| {
+                runtime.block_on(async {
+                    state.compact().await?;
+                    state.ledger_file().await
+                })
+            })
             .map_err(errors::state)?;
-        Ok(state.ledger_url())
+        Ok(file.map(|f| (f.path, f.row_groups)))
     }
 
     /// The location as every process reaches it (a local folder as an absolute `file://`
@@ -217,6 +224,32 @@ pub fn ledger_hashes<'py>(
         .detach(|| onfs_state::joined::with_hashes(&batch, &plan.entity_columns, &groups))
         .map_err(|e| errors::usage(format!("changed-only: {e}")))?;
     PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// Row group `row_group` of the ledger file at `path` under `location` (`PushState.ledger_file`)
+/// as the ledger side of the join (`ledger_join_columns`: the key hash, then per group of the
+/// plan its hash and sent time, signed 64-bit), read through the store with `storage_options`:
+/// an executor's share of the ledger.
+#[pyfunction]
+#[pyo3(signature = (location, path, row_group, plan, storage_options=None))]
+pub fn ledger_side<'py>(
+    py: Python<'py>,
+    location: &str,
+    path: &str,
+    row_group: usize,
+    plan: &PyPlan,
+    storage_options: Option<HashMap<String, String>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let at = self::location(location, storage_options)?;
+    let groups = group_labels(&plan.plan);
+    let runtime = runtime()?;
+    let batches = py
+        .detach(|| runtime.block_on(onfs_state::read_ledger_side(&at, path, &groups, row_group)))
+        .map_err(errors::state)?;
+    batches
+        .into_iter()
+        .map(|b| PyRecordBatch::new(b).into_pyarrow(py))
+        .collect()
 }
 
 /// `refresh_after` as written (`7d`, `12h`, `30m`, seconds, `never`): seconds, or None for

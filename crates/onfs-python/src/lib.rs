@@ -27,6 +27,7 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<changes::PyPushState>()?;
     m.add_function(wrap_pyfunction!(changes::ledger_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(changes::ledger_join_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(changes::ledger_side, m)?)?;
     m.add_function(wrap_pyfunction!(changes::refresh_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(batch::count_rows, m)?)?;
     m.add_function(wrap_pyfunction!(batch::py_message_schema, m)?)?;

@@ -5,6 +5,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::head::{Head, PassSources, RunRecord, HEAD_VERSION};
 use crate::ledger::{Ledger, Updates, HASH_SCHEME};
+use crate::ledger_side::LedgerFile;
 use crate::lock::LockInfo;
 use crate::{StateError, StateLocation};
 
@@ -287,7 +288,7 @@ impl JobState {
     }
 
     /// Writes the ledger whole if the head has change files (for an engine that reads the
-    /// ledger's file itself, [`JobState::ledger_url`]), keeping the lock.
+    /// ledger's file itself, [`JobState::ledger_file`]), keeping the lock.
     pub async fn compact(&mut self) -> Result<(), StateError> {
         if self.head.changes.is_empty() {
             return Ok(());
@@ -468,21 +469,21 @@ impl JobState {
         }
     }
 
-    /// The ledger file in effect as a URL under the location as every process reaches it
-    /// ([`StateLocation::shared_url`]), for an engine that reads it itself; `None` before the
-    /// first changed-only run, or for a ledger of another hash scheme (everything is sent
-    /// once). The head must have no change files ([`JobState::compact`]).
-    pub fn ledger_url(&self) -> Option<String> {
+    /// The ledger file in effect and its row groups, for an engine that joins with it itself
+    /// ([`crate::ledger_side`]); `None` before the first changed-only run, or for a ledger of
+    /// another hash scheme (everything is sent once). The head must have no change files
+    /// ([`JobState::compact`]).
+    pub async fn ledger_file(&self) -> Result<Option<LedgerFile>, StateError> {
         debug_assert!(self.head.changes.is_empty(), "compact before");
-        let name = self.head.ledger.as_ref()?;
+        let Some(name) = self.head.ledger.as_ref() else {
+            return Ok(None);
+        };
         if self.head.hash_scheme != HASH_SCHEME {
-            return None;
+            return Ok(None);
         }
-        Some(format!(
-            "{}/{}/{name}",
-            self.location.shared_url().trim_end_matches('/'),
-            self.dir
-        ))
+        let path = format!("{}/{name}", self.dir);
+        let row_groups = crate::ledger_side::row_groups(&self.location, &path).await?;
+        Ok(Some(LedgerFile { path, row_groups }))
     }
 
     /// The sends executors of this run recorded ([`put_sends`]), by file name, in one
@@ -551,7 +552,7 @@ mod tests {
             StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
         let groups = vec!["a".to_string(), "b".to_string()];
         let state = JobState::open(&location, "job", &groups).await.unwrap();
-        assert_eq!(state.ledger_url(), None);
+        assert_eq!(state.ledger_file().await.unwrap(), None);
         // Two executors' sends; a third file (a retried attempt) is never named.
         let mut one = Updates::new(2);
         one.push(1, [(10, 5), (11, 5)]);
@@ -581,13 +582,11 @@ mod tests {
             )
             .await
             .unwrap();
-        // The next run finds the ledger, by an absolute file:// URL of the local folder.
+        // The next run finds the ledger's file under the job's folder.
         let next = JobState::open(&location, "job", &groups).await.unwrap();
-        let url = next.ledger_url().unwrap();
-        assert!(url.starts_with("file:///"), "{url}");
-        let file = url::Url::parse(&url).unwrap().to_file_path().unwrap();
-        assert!(file.starts_with(dir.path()), "{url}");
-        assert!(file.is_file(), "{url}");
+        let file = next.ledger_file().await.unwrap().unwrap();
+        assert_eq!(file.row_groups, 1);
+        assert!(dir.path().join(&file.path).is_file(), "{file:?}");
         assert_eq!(next.ledger().await.unwrap(), ledger);
         next.release().await.unwrap();
     }
@@ -717,9 +716,12 @@ mod tests {
         let mut state = JobState::open(&location, "job", &groups).await.unwrap();
         state.compact().await.unwrap();
         assert!(state.head.changes.is_empty());
-        let url = state.ledger_url().unwrap();
-        let file = url::Url::parse(&url).unwrap().to_file_path().unwrap();
-        let whole = Ledger::from_parquet(std::fs::read(file).unwrap().into(), &groups).unwrap();
+        let file = state.ledger_file().await.unwrap().unwrap();
+        let whole = Ledger::from_parquet(
+            std::fs::read(dir.path().join(&file.path)).unwrap().into(),
+            &groups,
+        )
+        .unwrap();
         assert_eq!(whole, ledger);
         assert_eq!(ledger_files(dir.path(), &state).len(), 1);
         state.release().await.unwrap();

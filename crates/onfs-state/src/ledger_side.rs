@@ -1,0 +1,266 @@
+//! The ledger file as the ledger side of an engine's join ([`crate::joined`]), read a row group
+//! at a time by the engine's own workers through the state location, with the storage options
+//! the run was given: the engine needs no access of its own to the store (Spark's file systems
+//! know neither `s3://` nor the options given to onfs-push).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryFutureExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+
+use crate::joined::{ledger_hash_column, ledger_sent_column, KEY};
+use crate::{StateError, StateLocation};
+
+/// Rows per batch handed to the engine.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// The ledger file a run joins with: its path under the state location and its row groups
+/// (the engine reads one row group per task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFile {
+    pub path: String,
+    pub row_groups: usize,
+}
+
+/// The columns of the ledger side, for `groups` in order: [`KEY`], then per group
+/// [`ledger_hash_column`] and [`ledger_sent_column`], all signed 64-bit (hashes keep their
+/// bits, as in [`crate::joined`]).
+pub fn ledger_side_schema(groups: usize) -> SchemaRef {
+    let mut fields = vec![Field::new(KEY, DataType::Int64, false)];
+    for g in 0..groups {
+        fields.push(Field::new(ledger_hash_column(g), DataType::Int64, true));
+        fields.push(Field::new(ledger_sent_column(g), DataType::Int64, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// A file of the state location, read by byte ranges.
+struct StoreFile {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+}
+
+fn external(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for StoreFile {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        self.store
+            .get_range(&self.path, range)
+            .map_err(external)
+            .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+async fn builder(
+    location: &StateLocation,
+    path: &str,
+) -> Result<ParquetRecordBatchStreamBuilder<StoreFile>, StateError> {
+    let at = location.path(&path.split('/').collect::<Vec<_>>());
+    let meta = location
+        .store
+        .head(&at)
+        .await
+        .map_err(|e| StateError::store(location, &at, e))?;
+    let file = StoreFile {
+        store: location.store.clone(),
+        path: at.clone(),
+        size: meta.size,
+    };
+    ParquetRecordBatchStreamBuilder::new(file)
+        .await
+        .map_err(|e| StateError::Corrupt {
+            path: location.shown(&at),
+            problem: e.to_string(),
+        })
+}
+
+/// The number of row groups of the ledger file at `path` (under `location`).
+pub(crate) async fn row_groups(location: &StateLocation, path: &str) -> Result<usize, StateError> {
+    Ok(builder(location, path).await?.metadata().num_row_groups())
+}
+
+/// Row group `row_group` of the ledger file at `path` ([`LedgerFile::path`]) as the ledger
+/// side of the join ([`ledger_side_schema`]) for `groups`; a group the file lacks is null
+/// (never sent), as in the command line's ledger.
+pub async fn read_ledger_side(
+    location: &StateLocation,
+    path: &str,
+    groups: &[String],
+    row_group: usize,
+) -> Result<Vec<RecordBatch>, StateError> {
+    let builder = builder(location, path).await?;
+    let shown = location.shown(&location.path(&path.split('/').collect::<Vec<_>>()));
+    let corrupt = |problem: String| StateError::Corrupt {
+        path: shown.clone(),
+        problem,
+    };
+    let count = builder.metadata().num_row_groups();
+    if row_group >= count {
+        return Err(corrupt(format!(
+            "row group {row_group} asked for, the file has {count}"
+        )));
+    }
+    let stream = builder
+        .with_row_groups(vec![row_group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| corrupt(e.to_string()))?;
+    let batches: Vec<RecordBatch> = stream
+        .try_collect()
+        .await
+        .map_err(|e| corrupt(e.to_string()))?;
+    batches
+        .iter()
+        .map(|b| ledger_side(b, groups).map_err(&corrupt))
+        .collect()
+}
+
+/// A batch of the ledger file (`key`, `hash:<group>`, `sent:<group>`) as the ledger side.
+fn ledger_side(batch: &RecordBatch, groups: &[String]) -> Result<RecordBatch, String> {
+    let signed = |name: &str| -> Result<Option<ArrayRef>, String> {
+        let Some(a) = batch.column_by_name(name) else {
+            return Ok(None);
+        };
+        let out: Int64Array = if let Some(u) = a.as_any().downcast_ref::<UInt64Array>() {
+            u.unary::<_, Int64Type>(|v| v as i64)
+        } else if let Some(u) = a.as_any().downcast_ref::<UInt32Array>() {
+            u.unary::<_, Int64Type>(i64::from)
+        } else {
+            return Err(format!(
+                "column {name:?} is {}, not an unsigned integer",
+                a.data_type()
+            ));
+        };
+        Ok(Some(Arc::new(out)))
+    };
+    let rows = batch.num_rows();
+    let nulls = || -> ArrayRef { Arc::new(Int64Array::new_null(rows)) };
+    let mut columns = vec![signed("key")?.ok_or("column \"key\" is missing")?];
+    for label in groups {
+        let (hash, sent) = (
+            signed(&format!("hash:{label}"))?,
+            signed(&format!("sent:{label}"))?,
+        );
+        match (hash, sent) {
+            (Some(h), Some(s)) => columns.extend([h, s]),
+            _ => columns.extend([nulls(), nulls()]),
+        }
+    }
+    RecordBatch::try_new(ledger_side_schema(groups.len()), columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JobState, Ledger, NewLedger, RunRecord, Updates};
+
+    #[tokio::test]
+    async fn every_row_group_read_back_is_the_ledger_with_signed_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let location =
+            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let groups = vec!["a".to_string(), "b".to_string()];
+        let state = JobState::open(&location, "job", &groups).await.unwrap();
+        assert_eq!(state.ledger_file().await.unwrap(), None);
+        // Keys and hashes of 2^63 and more, across several row groups.
+        let mut sends = Updates::new(2);
+        let n = 70_000u64;
+        for k in 0..n {
+            let key = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            sends.push(key, [(u64::MAX - k, 7), (k, 9)]);
+        }
+        let mut ledger = Ledger::new(groups.clone());
+        ledger.apply(&sends);
+        state
+            .commit(
+                Some(NewLedger::whole(&ledger)),
+                RunRecord::default(),
+                vec![],
+            )
+            .await
+            .unwrap();
+        let next = JobState::open(&location, "job", &groups).await.unwrap();
+        let file = next.ledger_file().await.unwrap().unwrap();
+        assert!(file.row_groups > 1, "{file:?}");
+        // A third group the file lacks: never sent.
+        let asked = vec!["b".to_string(), "a".to_string(), "c".to_string()];
+        let mut seen = std::collections::HashMap::new();
+        for rg in 0..file.row_groups {
+            for b in read_ledger_side(&location, &file.path, &asked, rg)
+                .await
+                .unwrap()
+            {
+                assert_eq!(b.schema(), ledger_side_schema(3));
+                let col = |c: usize| b.column(c).as_any().downcast_ref::<Int64Array>().unwrap();
+                for row in 0..b.num_rows() {
+                    let key = col(0).value(row) as u64;
+                    assert!(col(5).is_null(row) && col(6).is_null(row));
+                    let got = [
+                        col(1).value(row),
+                        col(2).value(row),
+                        col(3).value(row),
+                        col(4).value(row),
+                    ];
+                    assert!(seen.insert(key, got).is_none(), "key {key} twice");
+                }
+            }
+        }
+        assert_eq!(seen.len(), n as usize);
+        for (key, hashes) in ledger.values() {
+            assert_eq!(
+                seen[&key],
+                [hashes[1] as i64, 9, hashes[0] as i64, 7],
+                "key {key}"
+            );
+        }
+        // A row group past the end names the file.
+        let e = read_ledger_side(&location, &file.path, &asked, file.row_groups)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&file.path) && e.contains("row group"), "{e}");
+        next.release().await.unwrap();
+    }
+}
