@@ -894,7 +894,7 @@ def _check_state_reachable(spark, state: str) -> None:
     if master and not master.startswith("local"):
         raise UsageError(f"state={state!r} is a local folder, but Spark's master is {master}: executors on "
                          f"other hosts would write what they sent to their own disks. Give an object store URL "
-                         f"(s3a://, gs://, abfss://), or file:///PATH of a folder every host mounts")
+                         f"(s3://, s3a://, gs://, az://, abfss://), or file:///PATH of a folder every host mounts")
 
 
 def _check_state_args(state, job, changed_only, refresh_after) -> Optional[int]:
@@ -945,7 +945,9 @@ def _join_with_ledger(df, plan: Plan, ledger_file: Optional[Tuple[str, int]], lo
     """`df` with its key and group hashes, joined on the key hash with the ledger file the last
     changed-only run left, each row beside its ledger entry (nulls for a key the ledger lacks).
     The executors read the ledger's file themselves, a row group per task, through the state
-    location and `storage_options` (Spark's own file systems need no access to it). Partitioned
+    location and `storage_options` (Spark's own file systems need no access to it); the driver
+    has read its footer (`PushState.ledger_file`), so a wrong location or credential is a
+    `StateError` there, before any task. Partitioned
     by the key hash into as many partitions as `df` had (`spark.sql.shuffle.partitions` on Spark
     Connect), so that every pass over it sees the same rows in each partition."""
     import pyspark.sql.functions as F

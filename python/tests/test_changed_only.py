@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from onfs_push import EncodeError, Plan, PushState, StateError, UsageError
+from onfs_push import EncodeError, Plan, PushState, StateError, UsageError, ledger_side
 from onfs_push.spark import push
 
 from conftest import read_topic
@@ -346,6 +346,18 @@ def test_the_ledger_on_an_object_store_is_shared_by_the_command_line_and_spark(
             job.spark_push(rows, topic())
         for text in (run.stdout, run.stderr, str(e.value)):
             assert secret not in text
+        # An executor's read of the ledger's file through the store: a wrong path or credential
+        # is the store's error naming the file, without the secret.
+        path, _ = holder.ledger_file
+        tries = [("no-such-job/ledger.parquet", storage)]
+        if store == "az":  # (moto takes any credential)
+            tries.append((path, dict(storage, azure_storage_account_key="bm8tc3VjaC1rZXk=")))
+        for where, options in tries:
+            with pytest.raises(StateError) as e:
+                ledger_side(state, where, 0, job.plan, options)
+            assert where.split("/")[-1] in str(e.value) and "not a ledger" not in str(e.value), str(e.value)
+            assert secret not in str(e.value)
+        assert sum(b.num_rows for b in ledger_side(state, path, 0, job.plan, storage)) == 10
     finally:
         holder.release()
     assert job.spark_push(rows, topic())["messages"] == 0

@@ -16,6 +16,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
@@ -93,16 +94,32 @@ impl AsyncFileReader for StoreFile {
     }
 }
 
+/// A store's failure (a timeout, a refused credential) as such; anything else the file's own.
+fn read_error(location: &StateLocation, at: &Path, e: ParquetError) -> StateError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+            Ok(store) => StateError::store(location, at, *store),
+            Err(other) => StateError::Corrupt {
+                path: location.shown(at),
+                problem: other.to_string(),
+            },
+        },
+        e => StateError::Corrupt {
+            path: location.shown(at),
+            problem: e.to_string(),
+        },
+    }
+}
+
 async fn builder(
     location: &StateLocation,
-    path: &str,
+    at: &Path,
 ) -> Result<ParquetRecordBatchStreamBuilder<StoreFile>, StateError> {
-    let at = location.path(&path.split('/').collect::<Vec<_>>());
     let meta = location
         .store
-        .head(&at)
+        .head(at)
         .await
-        .map_err(|e| StateError::store(location, &at, e))?;
+        .map_err(|e| StateError::store(location, at, e))?;
     let file = StoreFile {
         store: location.store.clone(),
         path: at.clone(),
@@ -110,30 +127,32 @@ async fn builder(
     };
     ParquetRecordBatchStreamBuilder::new(file)
         .await
-        .map_err(|e| StateError::Corrupt {
-            path: location.shown(&at),
-            problem: e.to_string(),
-        })
+        .map_err(|e| read_error(location, at, e))
+}
+
+fn file_path(location: &StateLocation, path: &str) -> Path {
+    location.path(&path.split('/').collect::<Vec<_>>())
 }
 
 /// The number of row groups of the ledger file at `path` (under `location`).
 pub(crate) async fn row_groups(location: &StateLocation, path: &str) -> Result<usize, StateError> {
-    Ok(builder(location, path).await?.metadata().num_row_groups())
+    let at = file_path(location, path);
+    Ok(builder(location, &at).await?.metadata().num_row_groups())
 }
 
 /// Row group `row_group` of the ledger file at `path` ([`LedgerFile::path`]) as the ledger
-/// side of the join ([`ledger_side_schema`]) for `groups`; a group the file lacks is null
-/// (never sent), as in the command line's ledger.
+/// side of the join ([`ledger_side_schema`]) for `groups` (only their columns are fetched); a
+/// group the file lacks is null (never sent), as in the command line's ledger.
 pub async fn read_ledger_side(
     location: &StateLocation,
     path: &str,
     groups: &[String],
     row_group: usize,
 ) -> Result<Vec<RecordBatch>, StateError> {
-    let builder = builder(location, path).await?;
-    let shown = location.shown(&location.path(&path.split('/').collect::<Vec<_>>()));
+    let at = file_path(location, path);
+    let builder = builder(location, &at).await?;
     let corrupt = |problem: String| StateError::Corrupt {
-        path: shown.clone(),
+        path: location.shown(&at),
         problem,
     };
     let count = builder.metadata().num_row_groups();
@@ -142,19 +161,24 @@ pub async fn read_ledger_side(
             "row group {row_group} asked for, the file has {count}"
         )));
     }
+    let mut columns = vec!["key".to_string()];
+    for label in groups {
+        columns.extend([format!("hash:{label}"), format!("sent:{label}")]);
+    }
+    let mask =
+        ProjectionMask::columns(builder.parquet_schema(), columns.iter().map(String::as_str));
     let stream = builder
+        .with_projection(mask)
         .with_row_groups(vec![row_group])
         .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(|e| corrupt(e.to_string()))?;
-    let batches: Vec<RecordBatch> = stream
+        .map_err(|e| read_error(location, &at, e))?;
+    // Each batch made the ledger side as it comes: one copy of the row group at a time.
+    stream
+        .map_err(|e| read_error(location, &at, e))
+        .and_then(|b| futures::future::ready(ledger_side(&b, groups).map_err(&corrupt)))
         .try_collect()
         .await
-        .map_err(|e| corrupt(e.to_string()))?;
-    batches
-        .iter()
-        .map(|b| ledger_side(b, groups).map_err(&corrupt))
-        .collect()
 }
 
 /// A batch of the ledger file (`key`, `hash:<group>`, `sent:<group>`) as the ledger side.
@@ -261,6 +285,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(&file.path) && e.contains("row group"), "{e}");
+        // A missing file is the store's error, naming it.
+        let e = read_ledger_side(&location, "job/no-such.parquet", &asked, 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StateError::Store { .. }), "{e}");
+        assert!(e.to_string().contains("no-such.parquet"), "{e}");
         next.release().await.unwrap();
+        // A ledger of another hash scheme is not joined with: every group is sent once.
+        let head = dir
+            .path()
+            .join(crate::job_key("job", &groups))
+            .join("HEAD.json");
+        let text = std::fs::read_to_string(&head).unwrap();
+        assert!(text.contains(crate::HASH_SCHEME));
+        std::fs::write(&head, text.replace(crate::HASH_SCHEME, "another-scheme")).unwrap();
+        let other = JobState::open(&location, "job", &groups).await.unwrap();
+        assert_eq!(other.ledger_file().await.unwrap(), None);
+        other.release().await.unwrap();
     }
 }
