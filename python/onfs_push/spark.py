@@ -780,8 +780,9 @@ class OnlineFeatureStorePyClient:
         what the last changed-only run of `job` (default: this client's job id; the command
         line's job name) sent, or that were last sent `refresh_after` ago or more (`7d`, `12h`,
         `30m`, seconds, `never`); rows with the same changed groups share messages. The diff is
-        a Spark join on the key hash with the ledger's file (read by this session: a URL of a
-        file system it reads). The job's lock is taken first (`StateError` naming the run that
+        a Spark join on the key hash with the ledger's file, which the executors read
+        themselves, a row group per task, through `storage_options` (this session's file
+        systems need no access to the location). The job's lock is taken first (`StateError` naming the run that
         holds it); the ledger is committed by the driver only after every message was
         delivered, and left as it was otherwise. The report adds `changed_only` (per group:
         `new`, `changed`, `unchanged`, `refreshed`) and `unchanged_rows`. `storage_options`:
