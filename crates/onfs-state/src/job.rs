@@ -547,9 +547,7 @@ mod tests {
 
     #[tokio::test]
     async fn executors_sends_are_committed_by_the_run_and_their_folder_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let location =
-            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let (dir, location) = StateLocation::temp();
         let groups = vec!["a".to_string(), "b".to_string()];
         let state = JobState::open(&location, "job", &groups).await.unwrap();
         assert_eq!(state.ledger_file().await.unwrap(), None);
@@ -621,9 +619,7 @@ mod tests {
 
     #[tokio::test]
     async fn few_sends_are_recorded_as_change_files_until_they_are_many() {
-        let dir = tempfile::tempdir().unwrap();
-        let location =
-            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let (dir, location) = StateLocation::temp();
         let groups = vec!["a".to_string(), "b".to_string()];
         // A first run: 100 keys, written whole (its sends are every key).
         let mut first = Updates::new(2);
@@ -696,9 +692,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_engine_reading_the_ledger_file_gets_it_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let location =
-            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let (dir, location) = StateLocation::temp();
         let groups = vec!["a".to_string()];
         let mut ledger = Ledger::new(groups.clone());
         let mut first = Updates::new(1);
@@ -729,9 +723,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_head_of_a_newer_version_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let location =
-            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let (dir, location) = StateLocation::temp();
         let groups = vec!["a".to_string()];
         let folder = dir.path().join(job_key("job", &groups));
         std::fs::create_dir_all(&folder).unwrap();

@@ -34,6 +34,12 @@ pub fn ledger_sent_column(g: usize) -> String {
     format!("__onfs_ledger_sent_{g}")
 }
 
+/// Unsigned hashes as the signed integers holding their bits (a cast would make every value
+/// of 2^63 or more null).
+pub(crate) fn signed(hashes: &UInt64Array) -> Int64Array {
+    hashes.unary::<_, Int64Type>(|v| v as i64)
+}
+
 /// `batch` with [`KEY`] (the hash of `keys`) and each group's [`hash_column`] (the hash of
 /// its columns) appended; a row whose key has a null is left without a key hash (null).
 pub fn with_hashes(
@@ -126,7 +132,7 @@ impl JoinedDiff {
             // Unsigned hashes (the ledger file's) keep their bits: a cast would make every
             // value of 2^63 or more null.
             if let Some(u) = a.as_any().downcast_ref::<UInt64Array>() {
-                return Ok(u.unary::<_, Int64Type>(|v| v as i64));
+                return Ok(signed(u));
             }
             let a = arrow_cast::cast(a, &DataType::Int64)
                 .map_err(|e| format!("column {name:?}: {e}"))?;

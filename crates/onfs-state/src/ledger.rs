@@ -29,6 +29,18 @@ pub const HASH_SCHEME: &str = "arrow-foldhash-6f6e6673-v2";
 use crate::sent_times::{SentTimes, NEVER};
 use onfs_core::prefetch::{prefetch, AHEAD};
 
+/// The ledger file's columns: the key hash, then per group its value hash and when it was
+/// last sent.
+pub(crate) const KEY_COLUMN: &str = "key";
+
+pub(crate) fn hash_column(label: &str) -> String {
+    format!("hash:{label}")
+}
+
+pub(crate) fn sent_column(label: &str) -> String {
+    format!("sent:{label}")
+}
+
 /// No entry, in [`Ledger::entries`].
 pub const NO_ENTRY: u32 = u32::MAX;
 
@@ -474,10 +486,10 @@ impl Ledger {
     }
 
     fn schema(&self) -> SchemaRef {
-        let mut fields = vec![Field::new("key", DataType::UInt64, false)];
+        let mut fields = vec![Field::new(KEY_COLUMN, DataType::UInt64, false)];
         for label in &self.groups {
-            fields.push(Field::new(format!("hash:{label}"), DataType::UInt64, false));
-            fields.push(Field::new(format!("sent:{label}"), DataType::UInt32, false));
+            fields.push(Field::new(hash_column(label), DataType::UInt64, false));
+            fields.push(Field::new(sent_column(label), DataType::UInt32, false));
         }
         Arc::new(Schema::new(fields))
     }
@@ -523,7 +535,7 @@ impl Ledger {
         let props = Arc::new(
             WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-                .set_column_dictionary_enabled(ColumnPath::from("key"), false)
+                .set_column_dictionary_enabled(ColumnPath::from(KEY_COLUMN), false)
                 .build(),
         );
         let parquet_schema = ArrowSchemaConverter::new()
@@ -681,14 +693,14 @@ impl Ledger {
         for batch in batches {
             let batch = batch.map_err(|e| e.to_string())?;
             let col = |name: &str| batch.column_by_name(name);
-            let keys = col("key")
+            let keys = col(KEY_COLUMN)
                 .and_then(|a| a.as_any().downcast_ref::<UInt64Array>())
                 .ok_or("no `key` column of unsigned 64-bit integers")?;
             let mut pairs = Vec::new();
             for (g, label) in groups.iter().enumerate() {
-                let h = col(&format!("hash:{label}"))
+                let h = col(&hash_column(label))
                     .and_then(|a| a.as_any().downcast_ref::<UInt64Array>().cloned());
-                let s = col(&format!("sent:{label}"))
+                let s = col(&sent_column(label))
                     .and_then(|a| a.as_any().downcast_ref::<UInt32Array>().cloned());
                 if let (Some(h), Some(s)) = (h, s) {
                     pairs.push((g, h, s));

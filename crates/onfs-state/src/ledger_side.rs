@@ -20,7 +20,8 @@ use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use crate::joined::{ledger_hash_column, ledger_sent_column, KEY};
+use crate::joined::{ledger_hash_column, ledger_sent_column, signed, KEY};
+use crate::ledger::{hash_column, sent_column, KEY_COLUMN};
 use crate::{StateError, StateLocation};
 
 /// Rows per batch handed to the engine.
@@ -161,9 +162,9 @@ pub async fn read_ledger_side(
             "row group {row_group} asked for, the file has {count}"
         )));
     }
-    let mut columns = vec!["key".to_string()];
+    let mut columns = vec![KEY_COLUMN.to_string()];
     for label in groups {
-        columns.extend([format!("hash:{label}"), format!("sent:{label}")]);
+        columns.extend([hash_column(label), sent_column(label)]);
     }
     let mask =
         ProjectionMask::columns(builder.parquet_schema(), columns.iter().map(String::as_str));
@@ -183,12 +184,12 @@ pub async fn read_ledger_side(
 
 /// A batch of the ledger file (`key`, `hash:<group>`, `sent:<group>`) as the ledger side.
 fn ledger_side(batch: &RecordBatch, groups: &[String]) -> Result<RecordBatch, String> {
-    let signed = |name: &str| -> Result<Option<ArrayRef>, String> {
+    let int64 = |name: &str| -> Result<Option<ArrayRef>, String> {
         let Some(a) = batch.column_by_name(name) else {
             return Ok(None);
         };
         let out: Int64Array = if let Some(u) = a.as_any().downcast_ref::<UInt64Array>() {
-            u.unary::<_, Int64Type>(|v| v as i64)
+            signed(u)
         } else if let Some(u) = a.as_any().downcast_ref::<UInt32Array>() {
             u.unary::<_, Int64Type>(i64::from)
         } else {
@@ -201,12 +202,10 @@ fn ledger_side(batch: &RecordBatch, groups: &[String]) -> Result<RecordBatch, St
     };
     let rows = batch.num_rows();
     let nulls = || -> ArrayRef { Arc::new(Int64Array::new_null(rows)) };
-    let mut columns = vec![signed("key")?.ok_or("column \"key\" is missing")?];
+    let key = int64(KEY_COLUMN)?.ok_or(format!("column {KEY_COLUMN:?} is missing"))?;
+    let mut columns = vec![key];
     for label in groups {
-        let (hash, sent) = (
-            signed(&format!("hash:{label}"))?,
-            signed(&format!("sent:{label}"))?,
-        );
+        let (hash, sent) = (int64(&hash_column(label))?, int64(&sent_column(label))?);
         match (hash, sent) {
             (Some(h), Some(s)) => columns.extend([h, s]),
             _ => columns.extend([nulls(), nulls()]),
@@ -222,9 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_row_group_read_back_is_the_ledger_with_signed_hashes() {
-        let dir = tempfile::tempdir().unwrap();
-        let location =
-            StateLocation::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+        let (dir, location) = StateLocation::temp();
         let groups = vec!["a".to_string(), "b".to_string()];
         let state = JobState::open(&location, "job", &groups).await.unwrap();
         assert_eq!(state.ledger_file().await.unwrap(), None);

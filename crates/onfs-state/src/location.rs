@@ -117,3 +117,14 @@ impl StateLocation {
             .fold(self.root.clone(), |p, part| p.join(*part))
     }
 }
+
+#[cfg(test)]
+impl StateLocation {
+    /// A location in a new temporary folder (removed with the returned guard).
+    pub(crate) fn temp() -> (tempfile::TempDir, StateLocation) {
+        let dir = tempfile::tempdir().unwrap();
+        let location = StateLocation::open(dir.path().to_str().unwrap(), &Default::default())
+            .expect("a temporary folder");
+        (dir, location)
+    }
+}
