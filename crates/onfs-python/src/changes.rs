@@ -4,11 +4,14 @@
 //! encoding entry point: each joined row sends the groups that changed).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use futures::StreamExt;
 
 use arrow_array::RecordBatch;
 use onfs_core::{EncodeStats, EncodedMessage, GroupSetEncoder, Plan};
 use onfs_state::joined::JoinedDiff;
-use onfs_state::{JobState, NewLedger, RunRecord, StateLocation};
+use onfs_state::{JobState, LedgerSideBatches, NewLedger, RunRecord, StateLocation};
 use onfs_stores::StorageOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -229,27 +232,61 @@ pub fn ledger_hashes<'py>(
 /// Row group `row_group` of the ledger file at `path` under `location` (`PushState.ledger_file`)
 /// as the ledger side of the join (`ledger_join_columns`: the key hash, then per group of the
 /// plan its hash and sent time, signed 64-bit), read through the store with `storage_options`:
-/// an executor's share of the ledger.
+/// an executor's share of the ledger, as an iterator of batches read one at a time.
 #[pyfunction]
 #[pyo3(signature = (location, path, row_group, plan, storage_options=None))]
-pub fn ledger_side<'py>(
-    py: Python<'py>,
+pub fn ledger_side(
+    py: Python<'_>,
     location: &str,
     path: &str,
     row_group: usize,
     plan: &PyPlan,
     storage_options: Option<HashMap<String, String>>,
-) -> PyResult<Vec<Bound<'py, PyAny>>> {
+) -> PyResult<PyLedgerSide> {
     let at = self::location(location, storage_options)?;
     let groups = group_labels(&plan.plan);
     let runtime = runtime()?;
     let batches = py
         .detach(|| runtime.block_on(onfs_state::read_ledger_side(&at, path, &groups, row_group)))
         .map_err(errors::state)?;
-    batches
-        .into_iter()
-        .map(|b| PyRecordBatch::new(b).into_pyarrow(py))
-        .collect()
+    Ok(PyLedgerSide {
+        runtime,
+        batches: Mutex::new(Some(batches)),
+    })
+}
+
+/// The batches of `ledger_side`, each read when asked for.
+#[pyclass(name = "LedgerSide")]
+pub struct PyLedgerSide {
+    runtime: tokio::runtime::Runtime,
+    /// `None` once read to the end or failed.
+    batches: Mutex<Option<LedgerSideBatches>>,
+}
+
+#[pymethods]
+impl PyLedgerSide {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let mut batches = self.batches.lock().expect("no thread panics holding it");
+        let Some(stream) = batches.as_mut() else {
+            return Ok(None);
+        };
+        let runtime = &self.runtime;
+        match py.detach(|| runtime.block_on(stream.next())) {
+            Some(Ok(batch)) => PyRecordBatch::new(batch).into_pyarrow(py).map(Some),
+            Some(Err(e)) => {
+                *batches = None;
+                Err(errors::state(e))
+            }
+            None => {
+                *batches = None;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// `refresh_after` as written (`7d`, `12h`, `30m`, seconds, `never`): seconds, or None for

@@ -25,6 +25,7 @@ fn _onfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<spool::PySpooler>()?;
     m.add_class::<fill::PyDefaultFill>()?;
     m.add_class::<changes::PyPushState>()?;
+    m.add_class::<changes::PyLedgerSide>()?;
     m.add_function(wrap_pyfunction!(changes::ledger_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(changes::ledger_join_columns, m)?)?;
     m.add_function(wrap_pyfunction!(changes::ledger_side, m)?)?;

@@ -11,7 +11,8 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array, UInt64A
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{FutureExt, TryFutureExt, TryStreamExt};
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt, TryFutureExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -24,8 +25,11 @@ use crate::joined::{ledger_hash_column, ledger_sent_column, signed, KEY};
 use crate::ledger::{hash_column, sent_column, KEY_COLUMN};
 use crate::{StateError, StateLocation};
 
-/// Rows per batch handed to the engine.
+/// Rows per batch handed to the engine (fewer in tests: several batches a row group).
+#[cfg(not(test))]
 const BATCH_ROWS: usize = 1 << 16;
+#[cfg(test)]
+const BATCH_ROWS: usize = 1 << 12;
 
 /// The ledger file a run joins with: its path under the state location and its row groups
 /// (the engine reads one row group per task).
@@ -141,26 +145,28 @@ pub(crate) async fn row_groups(location: &StateLocation, path: &str) -> Result<u
     Ok(builder(location, &at).await?.metadata().num_row_groups())
 }
 
+/// A row group's ledger side, batch by batch as it is read.
+pub type LedgerSideBatches = BoxStream<'static, Result<RecordBatch, StateError>>;
+
 /// Row group `row_group` of the ledger file at `path` ([`LedgerFile::path`]) as the ledger
 /// side of the join ([`ledger_side_schema`]) for `groups` (only their columns are fetched); a
-/// group the file lacks is null (never sent), as in the command line's ledger.
+/// group the file lacks is null (never sent), as in the command line's ledger. The batches
+/// come as they are read and converted: a worker holds one at a time, not the row group.
 pub async fn read_ledger_side(
     location: &StateLocation,
     path: &str,
     groups: &[String],
     row_group: usize,
-) -> Result<Vec<RecordBatch>, StateError> {
+) -> Result<LedgerSideBatches, StateError> {
     let at = file_path(location, path);
     let builder = builder(location, &at).await?;
-    let corrupt = |problem: String| StateError::Corrupt {
-        path: location.shown(&at),
-        problem,
-    };
+    let shown = location.shown(&at);
     let count = builder.metadata().num_row_groups();
     if row_group >= count {
-        return Err(corrupt(format!(
-            "row group {row_group} asked for, the file has {count}"
-        )));
+        return Err(StateError::Corrupt {
+            path: shown,
+            problem: format!("row group {row_group} asked for, the file has {count}"),
+        });
     }
     let mut columns = vec![KEY_COLUMN.to_string()];
     for label in groups {
@@ -174,12 +180,16 @@ pub async fn read_ledger_side(
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| read_error(location, &at, e))?;
-    // Each batch made the ledger side as it comes: one copy of the row group at a time.
-    stream
-        .map_err(|e| read_error(location, &at, e))
-        .and_then(|b| futures::future::ready(ledger_side(&b, groups).map_err(&corrupt)))
-        .try_collect()
-        .await
+    let (location, groups) = (location.clone(), groups.to_vec());
+    Ok(stream
+        .map(move |batch| {
+            let batch = batch.map_err(|e| read_error(&location, &at, e))?;
+            ledger_side(&batch, &groups).map_err(|problem| StateError::Corrupt {
+                path: shown.clone(),
+                problem,
+            })
+        })
+        .boxed())
 }
 
 /// A batch of the ledger file (`key`, `hash:<group>`, `sent:<group>`) as the ledger side.
@@ -216,6 +226,8 @@ fn ledger_side(batch: &RecordBatch, groups: &[String]) -> Result<RecordBatch, St
 
 #[cfg(test)]
 mod tests {
+    use futures::TryStreamExt;
+
     use super::*;
     use crate::{JobState, Ledger, NewLedger, RunRecord, Updates};
 
@@ -249,10 +261,20 @@ mod tests {
         let asked = vec!["b".to_string(), "a".to_string(), "c".to_string()];
         let mut seen = std::collections::HashMap::new();
         for rg in 0..file.row_groups {
-            for b in read_ledger_side(&location, &file.path, &asked, rg)
+            let batches: Vec<RecordBatch> = read_ledger_side(&location, &file.path, &asked, rg)
                 .await
                 .unwrap()
-            {
+                .try_collect()
+                .await
+                .unwrap();
+            // A row group comes a bounded batch at a time, not whole.
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(batches.len(), rows.div_ceil(BATCH_ROWS), "row group {rg}");
+            assert!(
+                batches.len() > 1,
+                "row group {rg} of {rows} rows in one batch"
+            );
+            for b in batches {
                 assert_eq!(b.schema(), ledger_side_schema(3));
                 let col = |c: usize| b.column(c).as_any().downcast_ref::<Int64Array>().unwrap();
                 for row in 0..b.num_rows() {
@@ -279,13 +301,15 @@ mod tests {
         // A row group past the end names the file.
         let e = read_ledger_side(&location, &file.path, &asked, file.row_groups)
             .await
-            .unwrap_err()
+            .err()
+            .expect("an error")
             .to_string();
         assert!(e.contains(&file.path) && e.contains("row group"), "{e}");
         // A missing file is the store's error, naming it.
         let e = read_ledger_side(&location, "job/no-such.parquet", &asked, 0)
             .await
-            .unwrap_err();
+            .err()
+            .expect("an error");
         assert!(matches!(e, StateError::Store { .. }), "{e}");
         assert!(e.to_string().contains("no-such.parquet"), "{e}");
         next.release().await.unwrap();

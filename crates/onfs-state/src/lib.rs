@@ -33,7 +33,7 @@ pub use error::StateError;
 pub use head::{Head, PassSources, Pushed, PushedPass, RunRecord};
 pub use job::{job_key, put_sends, JobState, NewLedger};
 pub use ledger::{Ledger, Updates, HASH_SCHEME};
-pub use ledger_side::{read_ledger_side, LedgerFile};
+pub use ledger_side::{read_ledger_side, LedgerFile, LedgerSideBatches};
 pub use location::StateLocation;
 pub use lock::LockInfo;
 pub use resume::{head_fingerprint, Acked, Journal, PendingPass, ResumeArea};
