@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use onfs_state::ledger::Seen;
-use onfs_state::{Ledger, NewLedger, Updates};
+use onfs_state::{Ledger, NewLedger, Sends, Updates};
 use serde::Serialize;
 
 /// Per feature group: entities whose values were new, changed, unchanged (not sent), or
@@ -35,7 +35,7 @@ pub struct Changes {
     /// Compared with as it is (no lock held while a batch is classified).
     ledger: RwLock<Arc<Ledger>>,
     /// This pass's sends, merged into `ledger` when the pass ends.
-    pending: Mutex<Pending>,
+    pending: Mutex<Sends>,
     /// The sends merged into `ledger` since it was last recorded, for the state to record as
     /// a change file (`None`: more than `sends_kept`, the ledger is recorded whole).
     unrecorded: Mutex<Option<Updates>>,
@@ -49,47 +49,6 @@ pub struct Changes {
 }
 
 use onfs_core::encode::by_groups::every_group;
-
-/// A pass's sends as they are classified, kept small until the pass ends (a pass may send
-/// most keys): per key that sends, which groups (a bit each) and their value hashes, in
-/// order; all were sent at the run's time.
-#[derive(Default)]
-struct Pending {
-    keys: Vec<u64>,
-    groups: Vec<u64>,
-    hashes: Vec<u64>,
-}
-
-impl Pending {
-    fn push(&mut self, key: u64, groups: u64, hashes: impl IntoIterator<Item = u64>) {
-        self.keys.push(key);
-        self.groups.push(groups);
-        self.hashes.extend(hashes);
-    }
-
-    fn append(&mut self, mut other: Pending) {
-        self.keys.append(&mut other.keys);
-        self.groups.append(&mut other.groups);
-        self.hashes.append(&mut other.hashes);
-    }
-
-    /// The sends as a ledger records them (`width` groups a key, each sent group at `now`).
-    fn into_updates(self, width: usize, now: u32) -> Updates {
-        let mut updates = Updates::with_capacity(width, self.keys.len());
-        let mut hashes = self.hashes.into_iter();
-        for (key, groups) in self.keys.into_iter().zip(self.groups) {
-            updates.push(
-                key,
-                (0..width).map(|g| match groups >> g & 1 {
-                    1 => (hashes.next().expect("a hash per group sent"), now),
-                    _ => (0, 0),
-                }),
-            );
-        }
-        debug_assert!(hashes.next().is_none(), "no group past the ledger's");
-        updates
-    }
-}
 
 /// Rows' key hashes looked up in the ledger as a pass finds it: each key's entry
 /// ([`NO_ENTRY`](onfs_state::ledger::NO_ENTRY) for none), below [`Changes::known_keys`] and the same for a key all pass long.
@@ -137,7 +96,7 @@ impl Changes {
         let width = ledger.groups.len();
         Changes {
             counts: ledger.groups.iter().map(|_| Counts::default()).collect(),
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(Sends::default()),
             unrecorded: Mutex::new((sends_kept > 0).then(|| Updates::new(width))),
             sends_kept,
             ledger: RwLock::new(Arc::new(ledger)),
@@ -198,7 +157,7 @@ impl Changes {
             entries,
         } = lookup;
         let mut tally = vec![[0u64; 4]; groups.len()];
-        let mut sends = Pending::default();
+        let mut sends = Sends::default();
         // Each row's entry read once (its groups side by side), then compared group by group.
         let w = groups.len();
         let (old_hashes, old_sent) = ledger.gather(entries);
@@ -249,19 +208,24 @@ impl Changes {
     pub fn end_pass(&self) {
         let pending =
             std::mem::take(&mut *self.pending.lock().expect("no thread panics holding it"));
-        if pending.keys.is_empty() {
+        if pending.is_empty() {
             return;
         }
-        let sends = pending.into_updates(self.counts.len(), self.now);
-        {
-            let mut ledger = self.ledger.write().expect("no thread panics holding it");
-            Arc::make_mut(&mut ledger).apply(&sends);
-        }
         let mut unrecorded = self.unrecorded.lock().expect("no thread panics holding it");
+        let mut ledger = self.ledger.write().expect("no thread panics holding it");
+        let ledger = Arc::make_mut(&mut ledger);
         match &mut *unrecorded {
-            Some(kept) if kept.is_empty() && sends.len() <= self.sends_kept => *kept = sends,
-            Some(kept) if kept.len() + sends.len() <= self.sends_kept => kept.append(sends),
-            _ => *unrecorded = None,
+            // Few enough to record as a change file: kept as updates too.
+            Some(kept) if kept.len() + pending.len() <= self.sends_kept => {
+                let sends = pending.into_updates(self.counts.len(), self.now);
+                ledger.apply(&sends);
+                kept.append(sends);
+            }
+            // Else recorded straight into the ledger (a first run's become its entries).
+            _ => {
+                *unrecorded = None;
+                ledger.record(pending, self.now);
+            }
         }
     }
 

@@ -80,7 +80,7 @@ impl Job<'_> {
             partition_columns: self.partition_columns.clone(),
             selection: selection.clone(),
             limit: self.limit,
-            memory_limit: self.engine.memory_limit,
+            memory_limit: self.engine_memory(),
             target_partitions: self.engine.target_partitions,
             spill_dir: self.engine.spill_dir.clone(),
             storage: self.engine.storage.clone(),
@@ -117,22 +117,32 @@ impl Job<'_> {
         Ok(values.into_iter().map(PartitionSelection::Value).collect())
     }
 
-    /// The changed-only comparison holds the job's ledger in memory, outside the engine's
-    /// limit: says so when the ledger alone is over that limit.
+    /// What the engine may hold before it spills: the memory limit less the push ledger held
+    /// beside it (changed-only), as the ledger stands when a pass begins.
+    fn engine_memory(&self) -> usize {
+        let held = self.changes.map_or(0, Changes::memory_bytes);
+        engine_share(self.engine.memory_limit, held)
+    }
+
+    /// The changed-only comparison holds the job's ledger in memory beside the engine, within
+    /// the same limit: says so when the ledger leaves the engine less than it keeps at least,
+    /// so that the run holds more than the limit.
     fn warn_of_ledger_memory(&self) {
         let Some(changes) = self.changes else {
             return;
         };
         let held = changes.memory_bytes();
-        if held > self.engine.memory_limit {
+        let limit = self.engine.memory_limit;
+        if held > limit - limit / 4 {
             tracing::warn!(
                 job = %self.name,
                 keys = changes.known_keys(),
-                "the push ledger takes {} in memory, over the memory limit of {} (it is held \
-                 beside what the limit bounds): run where that much more memory is free, or \
-                 push fewer feature groups per job",
+                "the push ledger takes {} in memory, more than the memory limit of {} leaves \
+                 beside the quarter of it the engine keeps (the run may hold {}): raise \
+                 --memory-limit, or push fewer feature groups per job",
                 shown_bytes(held),
-                shown_bytes(self.engine.memory_limit)
+                shown_bytes(limit),
+                shown_bytes(held + engine_share(limit, held))
             );
         }
     }
@@ -153,11 +163,30 @@ impl Job<'_> {
     }
 }
 
+/// Of a memory `limit`, what the engine may hold when `held` bytes are held beside it: the
+/// rest, and at least a quarter of the limit.
+fn engine_share(limit: usize, held: usize) -> usize {
+    limit.saturating_sub(held).max(limit / 4)
+}
+
 /// `bytes` in MiB, or in bytes below one.
 fn shown_bytes(bytes: usize) -> String {
     if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::engine_share;
+
+    #[test]
+    fn the_engine_keeps_what_the_ledger_leaves_and_at_least_a_quarter() {
+        assert_eq!(engine_share(1000, 0), 1000);
+        assert_eq!(engine_share(1000, 600), 400);
+        assert_eq!(engine_share(1000, 800), 250);
+        assert_eq!(engine_share(1000, 5000), 250);
     }
 }

@@ -4,7 +4,8 @@
 //! In memory the entries are sorted by key, with a directory of where each range of keys (by
 //! the key's top bits) starts: a lookup reads a slot and a few neighbouring keys, nothing is
 //! hashed again and nothing needs a lock while a run compares. What a run sends is gathered as
-//! [`Updates`] and merged in once per pass ([`Ledger::apply`]).
+//! [`Sends`](crate::Sends) and recorded once per pass, in place ([`Ledger::record`]; sends
+//! read back from a file as [`Updates`], [`Ledger::apply`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -27,6 +28,8 @@ use parquet::schema::types::ColumnPath;
 pub const HASH_SCHEME: &str = "arrow-foldhash-6f6e6673-v2";
 
 use crate::sent_times::{SentTimes, NEVER};
+
+mod merge;
 use onfs_core::prefetch::{prefetch, AHEAD};
 
 /// The ledger file's columns: the key hash, then per group its value hash and when it was
@@ -386,103 +389,6 @@ impl Ledger {
     pub fn values(&self) -> impl Iterator<Item = (u64, &[u64])> + '_ {
         let width = self.width().max(1);
         self.keys.iter().copied().zip(self.hashes.chunks(width))
-    }
-
-    /// Records `updates` (in their order: a later update of a key and group wins). Keys the
-    /// ledger has are changed in place; new keys are merged in, in key order.
-    pub fn apply(&mut self, updates: impl std::borrow::Borrow<Updates>) {
-        if updates.borrow().is_empty() {
-            return;
-        }
-        let fresh = self.change_in_place(updates.borrow());
-        drop(updates);
-        if self.is_empty() {
-            // Nothing to merge with (a first run): the new entries are the ledger.
-            self.keys = fresh.keys;
-            self.hashes = fresh.hashes;
-            self.sent = SentTimes::from_times(&fresh.sent);
-            self.index();
-        } else if !fresh.is_empty() {
-            self.merge_sorted(fresh);
-        }
-    }
-
-    /// Changes the entries of the keys it has as `updates` say; returns the entries of the
-    /// others, sorted by key.
-    fn change_in_place(&mut self, updates: &Updates) -> Updates {
-        self.encoded = OnceLock::new();
-        let w = self.width();
-        debug_assert_eq!(updates.width, w);
-        // By key, then in the order given.
-        let mut order: Vec<(u64, u32)> = (updates.keys.iter().copied())
-            .zip(0..updates.len() as u32)
-            .collect();
-        order.sort_unstable();
-        let mut fresh = Updates::new(w);
-        let mut i = 0;
-        while i < order.len() {
-            let key = order[i].0;
-            let mut j = i;
-            while j < order.len() && order[j].0 == key {
-                j += 1;
-            }
-            let into = match self.entry(key) {
-                Some(e) => e,
-                None => {
-                    fresh.push(key, std::iter::repeat_n((0, NEVER), w));
-                    usize::MAX
-                }
-            };
-            for &(_, u) in &order[i..j] {
-                for g in 0..w {
-                    let from = u as usize * w + g;
-                    let (hash, sent) = (updates.hashes[from], updates.sent[from]);
-                    if sent == NEVER {
-                        continue;
-                    }
-                    if into == usize::MAX {
-                        let at = (fresh.len() - 1) * w + g;
-                        fresh.hashes[at] = hash;
-                        fresh.sent[at] = sent;
-                    } else {
-                        self.hashes[into * w + g] = hash;
-                        self.sent.set(into * w + g, sent);
-                    }
-                }
-            }
-            i = j;
-        }
-        fresh
-    }
-
-    /// Merges entries sorted by key, none of which the ledger has.
-    fn merge_sorted(&mut self, fresh: Updates) {
-        let w = self.width();
-        let n = self.len() + fresh.len();
-        let mut keys = Vec::with_capacity(n);
-        let mut hashes = Vec::with_capacity(n * w);
-        let mut sent = SentTimes::with_capacity(n * w);
-        let (mut a, mut b) = (0, 0);
-        while a < self.len() || b < fresh.len() {
-            let from_old = b == fresh.len() || (a < self.len() && self.keys[a] < fresh.keys[b]);
-            if from_old {
-                keys.push(self.keys[a]);
-                hashes.extend_from_slice(&self.hashes[a * w..(a + 1) * w]);
-                sent.extend_from(&self.sent, a * w..(a + 1) * w);
-                a += 1;
-            } else {
-                keys.push(fresh.keys[b]);
-                hashes.extend_from_slice(&fresh.hashes[b * w..(b + 1) * w]);
-                for &t in &fresh.sent[b * w..(b + 1) * w] {
-                    sent.push(t);
-                }
-                b += 1;
-            }
-        }
-        self.keys = keys;
-        self.hashes = hashes;
-        self.sent = sent;
-        self.index();
     }
 
     fn schema(&self) -> SchemaRef {

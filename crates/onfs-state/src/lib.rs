@@ -25,6 +25,7 @@ pub mod ledger_side;
 mod location;
 mod lock;
 mod resume;
+mod sends;
 mod sent_times;
 mod status;
 
@@ -37,4 +38,5 @@ pub use ledger_side::{read_ledger_side, LedgerFile, LedgerSideBatches};
 pub use location::StateLocation;
 pub use lock::LockInfo;
 pub use resume::{head_fingerprint, Acked, Journal, PendingPass, ResumeArea};
+pub use sends::Sends;
 pub use status::{JobStatus, PendingStatus};

@@ -85,11 +85,27 @@ impl Index {
         }
     }
 
-    /// Appends `n` entries of number 0 (never sent).
-    fn push_zeros(&mut self, n: usize) {
+    /// Appends `count` entries of number `n`.
+    fn push_repeated(&mut self, n: u16, count: usize) {
+        self.fit(n);
         match self {
-            Index::Byte(v) => v.resize(v.len() + n, 0),
-            Index::Short(v) => v.resize(v.len() + n, 0),
+            Index::Byte(v) => v.resize(v.len() + count, n as u8),
+            Index::Short(v) => v.resize(v.len() + count, n),
+        }
+    }
+
+    fn copy_within(&mut self, src: Range<usize>, dest: usize) {
+        match self {
+            Index::Byte(v) => v.copy_within(src, dest),
+            Index::Short(v) => v.copy_within(src, dest),
+        }
+    }
+
+    /// Entries `range` become number 0 (never sent).
+    fn fill_zeros(&mut self, range: Range<usize>) {
+        match self {
+            Index::Byte(v) => v[range].fill(0),
+            Index::Short(v) => v[range].fill(0),
         }
     }
 }
@@ -117,6 +133,7 @@ impl SentTimes {
     }
 
     /// The times of `sent`, in order.
+    #[cfg(test)]
     pub fn from_times(sent: &[u32]) -> SentTimes {
         let mut times = SentTimes::with_capacity(sent.len());
         for &t in sent {
@@ -272,9 +289,31 @@ impl SentTimes {
 
     /// Appends `n` never-sent entries.
     pub fn push_never(&mut self, n: usize) {
+        self.push_repeated(NEVER, n);
+    }
+
+    /// Appends `n` entries sent at `t`.
+    pub fn push_repeated(&mut self, t: u32, n: usize) {
+        match (self.numbered(t), self) {
+            (Some(number), SentTimes::Few { index, .. }) => index.push_repeated(number, n),
+            (_, SentTimes::Many(sent)) => sent.resize(sent.len() + n, t),
+            (None, SentTimes::Few { .. }) => unreachable!("widened when not numbered"),
+        }
+    }
+
+    /// Copies the times at `src` to the entries from `dest` on (the ranges may overlap).
+    pub fn copy_within(&mut self, src: Range<usize>, dest: usize) {
         match self {
-            SentTimes::Few { index, .. } => index.push_zeros(n),
-            SentTimes::Many(sent) => sent.extend(std::iter::repeat_n(NEVER, n)),
+            SentTimes::Few { index, .. } => index.copy_within(src, dest),
+            SentTimes::Many(sent) => sent.copy_within(src, dest),
+        }
+    }
+
+    /// The entries at `range` become never sent.
+    pub fn fill_never(&mut self, range: Range<usize>) {
+        match self {
+            SentTimes::Few { index, .. } => index.fill_zeros(range),
+            SentTimes::Many(sent) => sent[range].fill(NEVER),
         }
     }
 
@@ -395,5 +434,27 @@ mod tests {
             few,
             SentTimes::from_times(&[8, 1, 9, NEVER, 8, 9, 1_000_000, 5])
         );
+    }
+
+    /// Runs of one time, moves within the table and entries made never sent read back as a
+    /// plain array's would, few times or many.
+    #[test]
+    fn repeated_moved_and_cleared_times_read_back_as_kept() {
+        for mut s in [SentTimes::from_times(&[4, 5]), {
+            let mut many = SentTimes::from_times(&[4, 5]);
+            many.widen();
+            many
+        }] {
+            let mut plain = vec![4, 5];
+            s.push_repeated(7, 3);
+            plain.extend([7, 7, 7]);
+            s.push_never(2);
+            plain.extend([NEVER, NEVER]);
+            s.copy_within(0..3, 2);
+            plain.copy_within(0..3, 2);
+            s.fill_never(0..1);
+            plain[0..1].fill(NEVER);
+            assert_eq!((0..s.len()).map(|at| s.get(at)).collect::<Vec<_>>(), plain);
+        }
     }
 }
